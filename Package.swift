@@ -1,0 +1,88 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "meridian",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "meridian", targets: ["meridian"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0", traits: ["JSON"]),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.0"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "meridian",
+            dependencies: [
+                "MeridianKit", "Gateway", "Users", "Orders", "Notifications", "Analytics",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "MeridianKit",
+            dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(name: "Gateway", dependencies: ["MeridianKit"], swiftSettings: strict),
+        .target(
+            name: "Users",
+            dependencies: ["MeridianKit", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
+            swiftSettings: strict
+        ),
+        .target(name: "Orders", dependencies: ["MeridianKit"], swiftSettings: strict),
+        .target(name: "Notifications", dependencies: ["MeridianKit"], swiftSettings: strict),
+        .target(name: "Analytics", dependencies: ["MeridianKit"], swiftSettings: strict),
+        .target(
+            name: "MeridianTestSupport",
+            dependencies: ["MeridianKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            path: "Tests/MeridianTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "MeridianKitTests", dependencies: ["MeridianKit", "MeridianTestSupport"], swiftSettings: strict),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "MeridianTestSupport"], swiftSettings: strict),
+        .testTarget(name: "UsersTests", dependencies: ["Users", "MeridianTestSupport"], swiftSettings: strict),
+        .testTarget(name: "OrdersTests", dependencies: ["Orders", "MeridianTestSupport"], swiftSettings: strict),
+        .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "MeridianTestSupport"], swiftSettings: strict),
+        .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "MeridianTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "SystemTests",
+            dependencies: ["MeridianKit", "Gateway", "Users", "Orders", "Notifications", "Analytics", "MeridianTestSupport"],
+            swiftSettings: strict
+        ),
+    ]
+)

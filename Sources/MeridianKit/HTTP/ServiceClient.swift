@@ -1,0 +1,61 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// Calls another Meridian service over HTTP(S) with the process's pooled client. Failures to reach the service
+/// are `ServiceClient.Unavailable`, which routes turn into 503.
+public struct ServiceClient: Sendable {
+    public let baseURL: String
+    public let service: String
+    let client: HTTPClient
+    let timeout: TimeAmount
+
+    public struct Unavailable: Error, Sendable {
+        public let service: String
+    }
+
+    public init(service: String, baseURL: String, client: HTTPClient = .shared, timeout: TimeAmount = .seconds(5)) {
+        self.service = service
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.client = client
+        self.timeout = timeout
+    }
+
+    public struct Reply: Sendable {
+        public let status: Int
+        public let body: ByteBuffer
+    }
+
+    /// Sends a request and collects the reply (at most 1 MiB).
+    public func send(
+        _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: ByteBuffer? = nil,
+        requestID: String? = nil
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        if let requestID { request.headers.replaceOrAdd(name: "X-Request-Id", value: requestID) }
+        if let body {
+            request.body = .bytes(body)
+            request.headers.replaceOrAdd(name: "Content-Type", value: "application/json")
+        }
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            let bytes = try await response.body.collect(upTo: 1 << 20)
+            return Reply(status: Int(response.status.code), body: bytes)
+        } catch {
+            throw Unavailable(service: service)
+        }
+    }
+}
+
+extension Problem {
+    public static func upstreamUnavailable(_ service: String) -> Problem {
+        Problem(
+            .serviceUnavailable, detail: "The \(service) service is unavailable; retry shortly.",
+            headers: [.retryAfter: "1"])
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Prometheus
+
+/// A service's own Prometheus registry. Each service keeps its own (rather than the process-wide
+/// `MetricsSystem`) so that, when `meridian serve` runs all five in one process, each `/metrics` shows only
+/// its service.
+public final class ServiceMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    public let service: String
+
+    public init(service: String) {
+        self.service = service
+    }
+
+    static let latencyBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
+    ]
+
+    /// Records one finished request under its route template (never the raw path, which would make labels
+    /// unbounded).
+    public func recordRequest(method: HTTPRequest.Method, route: String, status: Int, duration: Duration) {
+        let labels = [("method", method.rawValue), ("route", route), ("status", String(status))]
+        registry.makeCounter(
+            descriptor: .init(
+                metricName: "http_requests", unitName: "total", helpText: "HTTP requests by route template and status"),
+            labels: labels
+        ).increment()
+        registry.makeDurationHistogram(
+            descriptor: .init(
+                metricName: "http_request_duration", unitName: "seconds",
+                helpText: "HTTP request duration by route template"),
+            labels: [("method", method.rawValue), ("route", route)],
+            buckets: ServiceMetrics.latencyBuckets
+        ).record(duration)
+    }
+
+    public func counter(_ name: String, help: String, labels: [(String, String)] = []) -> Counter {
+        registry.makeCounter(descriptor: .init(metricName: name, unitName: "total", helpText: help), labels: labels)
+    }
+
+    /// The Prometheus text exposition.
+    public func exposition() -> [UInt8] {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}
+
+/// Measures every request for `ServiceMetrics`, including errors, which it sees as the problem responses the
+/// `ProblemMiddleware` inside it produced.
+public struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServiceMetrics
+
+    public init(metrics: ServiceMetrics) {
+        self.metrics = metrics
+    }
+
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        // Unmatched paths share one label value so scanners cannot create series.
+        let route = context.endpointPath ?? "unmatched"
+        metrics.recordRequest(
+            method: request.method, route: route, status: response.status.code, duration: .now - start)
+        return response
+    }
+}

@@ -1,0 +1,66 @@
+import Logging
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import ServiceLifecycle
+
+/// PostgreSQL through postgres-nio's pooled `PostgresClient`, each service in its own schema (set as the
+/// connection's `search_path` at start-up, so queries name tables without a schema).
+public final class PostgresDatabase: Database {
+    public let engine = DatabaseEngine.postgres
+    public let schema: String
+    private let client: PostgresClient
+    private let logger: Logger
+
+    public init(configuration: PostgresClient.Configuration, schema: String, logger: Logger) {
+        var configuration = configuration
+        configuration.options.additionalStartupParameters.append(("search_path", schema))
+        self.schema = schema
+        self.logger = logger
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    public func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            try await body(connection.sql(queryLogLevel: nil))
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await client.withConnection { connection in
+            let sql = connection.sql(queryLogLevel: nil)
+            try await sql.raw("BEGIN").run()
+            do {
+                let result = try await body(sql)
+                try await sql.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await sql.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    /// Creates the service's schema; migrations then create their tables in it.
+    public func createSchema() async throws {
+        try await client.withConnection { connection in
+            let sql = connection.sql(queryLogLevel: nil)
+            try await sql.raw("CREATE SCHEMA IF NOT EXISTS \(ident: schema)").run()
+        }
+    }
+
+    /// Drops the schema and everything in it; tests use this to clean up after themselves.
+    public func dropSchema() async throws {
+        try await client.withConnection { connection in
+            try await connection.sql(queryLogLevel: nil).raw("DROP SCHEMA IF EXISTS \(ident: schema) CASCADE").run()
+        }
+    }
+
+    /// Keeps the pool running until graceful shutdown; the service group stops databases after the HTTP
+    /// servers that use them, so in-flight requests finish first.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await self.client.run()
+        }
+    }
+}
