@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
@@ -58,7 +59,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .target(name: "Gateway", dependencies: ["MeridianKit"], swiftSettings: strict),
+        .target(
+            name: "Gateway", dependencies: ["MeridianKit"], resources: [.copy("Resources/openapi.yaml")],
+            swiftSettings: strict
+        ),
         .target(
             name: "Users",
             dependencies: ["MeridianKit", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")],
@@ -81,7 +85,10 @@ let package = Package(
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "MeridianTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SystemTests",
-            dependencies: ["MeridianKit", "Gateway", "Users", "Orders", "Notifications", "Analytics", "MeridianTestSupport"],
+            dependencies: [
+                "MeridianKit", "Gateway", "Users", "Orders", "Notifications", "Analytics", "MeridianTestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -1,17 +1,33 @@
 import Foundation
+import Synchronization
 
 /// Opaque, time-ordered identifiers: a type prefix, then 26 Crockford base32 characters of a ULID
 /// (48 bits of milliseconds since the epoch followed by 80 random bits). Lexical order is creation order,
-/// which is what cursor pagination relies on.
+/// which is what cursor pagination relies on. Within one millisecond the process increments the random part
+/// (monotonic ULIDs), so ids made one after another in a process always sort in that order.
 public enum Identifier {
     private static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+    private static let last = Mutex<(millis: UInt64, high: UInt16, low: UInt64)>((0, 0, 0))
 
     public static func make(prefix: String, now: Date = Date()) -> String {
-        let millis = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        let clock = UInt64(max(0, now.timeIntervalSince1970 * 1000))
+        let (millis, high, low) = last.withLock { state -> (UInt64, UInt16, UInt64) in
+            if clock <= state.millis {
+                // Same (or an earlier) millisecond: step the 80-bit random part by one.
+                let (low, carry) = state.low.addingReportingOverflow(1)
+                state.low = low
+                if carry { state.high &+= 1 }
+            } else {
+                var rng = SystemRandomNumberGenerator()
+                state = (clock, UInt16.random(in: 0...UInt16.max, using: &rng), rng.next())
+            }
+            return state
+        }
         var bytes = [UInt8](repeating: 0, count: 16)
         for i in 0..<6 { bytes[i] = UInt8(truncatingIfNeeded: millis >> (8 * (5 - i))) }
-        var rng = SystemRandomNumberGenerator()
-        for i in 6..<16 { bytes[i] = UInt8.random(in: 0...255, using: &rng) }
+        bytes[6] = UInt8(truncatingIfNeeded: high >> 8)
+        bytes[7] = UInt8(truncatingIfNeeded: high)
+        for i in 8..<16 { bytes[i] = UInt8(truncatingIfNeeded: low >> (8 * (15 - i))) }
         return prefix + "_" + encode(bytes)
     }
 

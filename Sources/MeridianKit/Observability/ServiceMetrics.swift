@@ -64,8 +64,8 @@ public struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        // Unmatched paths share one label value so scanners cannot create series.
-        let route = context.endpointPath ?? "unmatched"
+        // Unmatched paths share one label value (the router names it), so scanners cannot create series.
+        let route = context.endpointPath ?? "NotFound"
         metrics.recordRequest(
             method: request.method, route: route, status: response.status.code, duration: .now - start)
         return response

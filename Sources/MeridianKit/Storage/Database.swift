@@ -19,17 +19,17 @@ public protocol Database: Service {
     func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T
 }
 
-extension Database {
-    /// Opens the database a URL names: `postgres://…` (or `postgresql://…`) for PostgreSQL, otherwise a SQLite
-    /// file path (optionally `sqlite://` prefixed). `schema` isolates a service inside a shared PostgreSQL database.
-    public static func open(url: String, schema: String, logger: Logger) throws -> any Database {
-        let location = try DatabaseLocation(url)
-        switch location {
-        case .sqlite(let path):
-            return try SQLiteDatabase(path: path, logger: logger)
-        case .postgres(let configuration):
-            return PostgresDatabase(configuration: configuration, schema: DatabaseLocation.schema(in: url) ?? schema, logger: logger)
-        }
+/// Opens the database a URL names: `postgres://…` (or `postgresql://…`) for PostgreSQL, otherwise a SQLite
+/// file path (optionally `sqlite://` prefixed). `schema` isolates a service inside a shared PostgreSQL database;
+/// a `?schema=` in the URL overrides it.
+public func openDatabase(url: String, schema: String, logger: Logger) throws -> any Database {
+    let location = try DatabaseLocation(url)
+    switch location {
+    case .sqlite(let path):
+        return try SQLiteDatabase(path: path, logger: logger)
+    case .postgres(let configuration):
+        return PostgresDatabase(
+            configuration: configuration, schema: DatabaseLocation.schema(in: url) ?? schema, logger: logger)
     }
 }
 

@@ -28,6 +28,12 @@ public final class SQLiteDatabase: Database {
             self.readers = readers
         }
 
+        /// A database that was opened but never run (a router built only to list its routes) still closes its
+        /// connections; the close holds each connection until it has run. Closing twice is harmless.
+        deinit {
+            for connection in [writer] + readers { _ = connection.close() }
+        }
+
         func reader() -> SQLiteConnection {
             readers[next.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
         }
@@ -99,9 +105,11 @@ public final class SQLiteDatabase: Database {
         await close()
     }
 
+    /// Closes every connection. Uses the future-based close, which (unlike the async one) still runs when the
+    /// calling task is already cancelled, as it is when a service group stops.
     public func close() async {
         for connection in [connections.writer] + connections.readers {
-            try? await connection.close()
+            try? await connection.close().get()
         }
     }
 }

@@ -1,0 +1,100 @@
+import HTTPTypes
+import Hummingbird
+import MeridianKit
+import NIOCore
+import NIOHTTP1
+
+/// The header rules of a forwarding proxy (RFC 9110 §7.6): hop-by-hop fields stay on their hop, the request
+/// id travels end to end, and `Forwarded` (RFC 7239) records who asked through which host.
+enum ProxyHeaders {
+    /// Fields that describe one connection, never the message (RFC 9110 §7.6.1), lower-cased. `Proxy-*` fields
+    /// are matched by prefix.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+    ]
+
+    static func isHopByHop(_ lowercasedName: String, connectionOptions: Set<String>) -> Bool {
+        hopByHop.contains(lowercasedName) || lowercasedName.hasPrefix("proxy-")
+            || connectionOptions.contains(lowercasedName)
+    }
+
+    /// The field names a `Connection` header lists as hop-by-hop for this message.
+    static func connectionOptions(_ values: some Sequence<String>) -> Set<String> {
+        var names: Set<String> = []
+        for value in values {
+            for token in value.split(separator: ",") {
+                let name = token.trimmingCharacters(in: .whitespaces).lowercased()
+                if !name.isEmpty { names.insert(name) }
+            }
+        }
+        return names
+    }
+
+    /// The headers sent upstream: the client's end-to-end fields, the request id and the extended `Forwarded`.
+    /// `Content-Length` is left to the client library, which derives it from the streamed body's declared length.
+    static func outbound(
+        _ fields: HTTPFields, requestID: String, remoteAddress: SocketAddress?, host: String?
+    ) -> HTTPHeaders {
+        let options = connectionOptions(fields[values: .connection])
+        let replaced: Set<String> = ["content-length", "expect", "host", "x-request-id", "forwarded"]
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(fields.count + 2)
+        for field in fields {
+            let name = field.name.canonicalName
+            if isHopByHop(name, connectionOptions: options) || replaced.contains(name) { continue }
+            headers.add(name: field.name.rawName, value: field.value)
+        }
+        headers.add(name: "X-Request-Id", value: requestID)
+        let ours = forwardedElement(remoteAddress: remoteAddress, host: host)
+        let earlier = fields[values: .forwarded].filter { !$0.isEmpty }
+        headers.add(name: "Forwarded", value: (earlier + [ours]).joined(separator: ", "))
+        return headers
+    }
+
+    /// The upstream's response headers minus its hop-by-hop fields. `Content-Length` stays: it is end to end,
+    /// and keeping it spares the client chunked framing.
+    static func inbound(_ headers: HTTPHeaders) -> HTTPFields {
+        let options = connectionOptions(headers["connection"])
+        var fields = HTTPFields()
+        fields.reserveCapacity(headers.count)
+        for (name, value) in headers {
+            guard !isHopByHop(name.lowercased(), connectionOptions: options), let fieldName = HTTPField.Name(name)
+            else { continue }
+            fields.append(HTTPField(name: fieldName, value: value))
+        }
+        return fields
+    }
+
+    /// One `Forwarded` element: `for=<client>;proto=http;host=<Host the client used>`.
+    static func forwardedElement(remoteAddress: SocketAddress?, host: String?) -> String {
+        var node = "unknown"
+        if let address = remoteAddress, let ip = address.ipAddress {
+            // IPv6 nodes are bracketed and therefore quoted (RFC 7239 §6).
+            if case .v6 = address { node = "\"[\(ip)]\"" } else { node = ip }
+        }
+        var element = "for=\(node);proto=http"
+        if let host, !host.isEmpty { element += ";host=\(value(host))" }
+        return element
+    }
+
+    /// A parameter value: a token as is, anything else (a `host:port`, say) as a quoted string.
+    static func value(_ text: String) -> String {
+        if text.utf8.allSatisfy(isTokenCharacter) { return text }
+        var quoted = "\""
+        for scalar in text.unicodeScalars where scalar.value >= 0x20 && scalar.value != 0x7F {
+            if scalar == "\"" || scalar == "\\" { quoted.append("\\") }
+            quoted.unicodeScalars.append(scalar)
+        }
+        return quoted + "\""
+    }
+
+    static func isTokenCharacter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}

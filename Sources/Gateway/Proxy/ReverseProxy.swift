@@ -1,0 +1,77 @@
+import AsyncHTTPClient
+import HTTPTypes
+import Hummingbird
+import Logging
+import MeridianKit
+import NIOCore
+import NIOHTTP1
+
+/// Forwards one request to its upstream through the gateway's pooled client, streaming the body both ways:
+/// neither side is ever held in memory whole.
+struct ReverseProxy: Sendable {
+    let client: HTTPClient
+    let maxRequestBodySize: Int
+
+    func forward(
+        _ request: Request, context: MeridianRequestContext, to upstream: Upstream
+    ) async throws -> Response {
+        let target = try RequestTarget.checked(request.head.path)
+        var outbound = HTTPClientRequest(url: upstream.baseURL + target)
+        outbound.method = NIOHTTP1.HTTPMethod(rawValue: request.method.rawValue)
+        outbound.headers = ProxyHeaders.outbound(
+            request.headers, requestID: context.requestID, remoteAddress: context.remoteAddress,
+            host: request.head.authority)
+        outbound.body = try body(of: request)
+
+        let response: HTTPClientResponse
+        do {
+            response = try await client.execute(
+                outbound, deadline: .now() + TimeAmount(upstream.timeout), logger: context.logger)
+        } catch {
+            throw UpstreamFailure.problem(for: error, upstream: upstream, logger: context.logger)
+        }
+        return Response(
+            status: HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase),
+            headers: ProxyHeaders.inbound(response.headers),
+            body: ResponseBody(asyncSequence: response.body))
+    }
+
+    /// The body to send upstream, framed as the client framed it: a known length stays a known length, a
+    /// chunked body stays chunked, and a request without a body gets none.
+    func body(of request: Request) throws -> HTTPClientRequest.Body? {
+        let limited = LimitedBody(base: request.body, limit: maxRequestBodySize)
+        if let declared = request.headers[.contentLength] {
+            guard let length = Int64(declared), length >= 0 else {
+                throw Problem(.badRequest, detail: "Content-Length must be a non-negative integer.")
+            }
+            guard length <= Int64(maxRequestBodySize) else {
+                throw UpstreamFailure.tooLarge(limit: maxRequestBodySize)
+            }
+            return .stream(limited, length: .known(length))
+        }
+        if request.headers[.transferEncoding] != nil {
+            return .stream(limited, length: .unknown)
+        }
+        return nil
+    }
+}
+
+/// The request target the gateway is willing to forward.
+enum RequestTarget {
+    /// The origin-form target (`/path?query`) exactly as the client sent it. Absolute-form targets and dot
+    /// segments (also percent-encoded) are refused: they could make the upstream resolve a path the gateway did
+    /// not route.
+    static func checked(_ target: String?) throws -> String {
+        guard let target, target.hasPrefix("/") else {
+            throw Problem(.badRequest, detail: "The request target must be an absolute path.")
+        }
+        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        for segment in path.split(separator: "/", omittingEmptySubsequences: false) {
+            let decoded = segment.lowercased().replacingOccurrences(of: "%2e", with: ".")
+            if decoded == "." || decoded == ".." {
+                throw Problem(.badRequest, detail: "The path must not contain '.' or '..' segments.")
+            }
+        }
+        return target
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import MeridianKit
+
+/// One service behind the gateway: where it lives and how long it may take to answer.
+struct Upstream: Sendable {
+    let service: String
+    /// `scheme://host[:port][/base-path]` without a trailing slash; the client's request target is appended.
+    let baseURL: String
+    let timeout: Duration
+
+    /// The public path prefixes the gateway proxies, by the service that owns them. A prefix matches itself and
+    /// everything below it (`/api/users`, `/api/users/…`), never a longer segment (`/api/usersx`).
+    static let routes: [(prefix: String, service: String)] = [
+        ("/api/users", "users"),
+        ("/api/orders", "orders"),
+        ("/api/notifications", "notifications"),
+        ("/api/analytics", "analytics"),
+    ]
+
+    static var services: [String] {
+        var seen: [String] = []
+        for route in routes where !seen.contains(route.service) { seen.append(route.service) }
+        return seen
+    }
+
+    /// Reads and checks the configured base URL of `service`, so a typo fails at start-up, not per request.
+    init(service: String, settings: ServiceSettings, options: GatewayOptions) throws {
+        let text = try settings.url(of: service)
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
+            components.query == nil, components.fragment == nil, components.user == nil
+        else {
+            throw GatewayConfigurationError(
+                description: "the \(service) service URL '\(text)' is not a base URL like http://host:port "
+                    + "(set --\(service)-url or MERIDIAN_\(service.uppercased())_URL)")
+        }
+        let timeout = options.timeout(for: service)
+        guard timeout > .zero else {
+            throw GatewayConfigurationError(description: "the \(service) upstream timeout must be positive")
+        }
+        self.service = service
+        self.baseURL = text.hasSuffix("/") ? String(text.dropLast()) : text
+        self.timeout = timeout
+    }
+}
+
+/// A gateway setting that cannot work; the message names the setting.
+public struct GatewayConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+}

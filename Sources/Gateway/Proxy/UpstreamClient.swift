@@ -1,0 +1,33 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// The gateway's one HTTP client: a keep-alive connection pool per upstream, shared by every request.
+enum UpstreamClient {
+    static func make(options: GatewayOptions) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        // A proxy passes redirects to its client; following them would answer for a resource nobody asked for.
+        configuration.redirectConfiguration = .disallow
+        configuration.decompression = .disabled
+        configuration.httpVersion = .http1Only
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: options.connectionsPerUpstream)
+        // A refused connection fails the waiting requests at once (503 + Retry-After) instead of backing off
+        // until the connect timeout: the client can retry sooner than the gateway would.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(5))
+        return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+    }
+}
+
+/// Shuts the client down after graceful shutdown. The application's service group stops its HTTP server
+/// first, so in-flight proxied requests have drained by then.
+struct UpstreamClientService: Service {
+    let client: HTTPClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}

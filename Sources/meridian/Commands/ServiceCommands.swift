@@ -1,0 +1,117 @@
+import ArgumentParser
+import Logging
+import MeridianKit
+
+/// Runs one service alone (what each Kubernetes Deployment runs).
+enum SingleService {
+    static func run(_ service: ServiceName, flags: [String: String?]) async throws {
+        let settings = try await Settings.load(flags: flags)
+        JSONLogHandler.bootstrap(level: try settings.logLevel())
+        let listen = try settings.listen(default: ListenAddress(host: "127.0.0.1", port: service.defaultPort))
+        var urls: [String: String] = [:]
+        for other in ServiceName.backends where other != service { urls[other.rawValue] = settings.serviceURL(other) }
+        let serviceSettings = ServiceSettings(
+            name: service.rawValue, listen: listen,
+            databaseURL: service.hasDatabase ? settings.databaseURL(for: service) : "", serviceURLs: urls)
+        let unit: ServiceUnit
+        do {
+            unit = try ServiceUnit.make(service, settings: serviceSettings, gatewayOptions: settings.gatewayOptions())
+        } catch let error as ConfigurationError {
+            throw error
+        } catch {
+            throw ConfigurationError(
+                description: "cannot start \(service.rawValue): \(Settings.oneLine(String(describing: error)))")
+        }
+        try await Platform.run([unit], publicService: service, logger: Logger(label: "meridian"))
+    }
+}
+
+struct ListenOption: ParsableArguments {
+    @Option(help: "Address to listen on, host:port (MERIDIAN_LISTEN; default 127.0.0.1 and the port above).")
+    var listen: String?
+}
+
+struct GatewayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gateway",
+        abstract: "Run the gateway alone: the public entry, proxying to the services' URLs (default port 8080).")
+
+    @OptionGroup var listen: ListenOption
+    @OptionGroup var upstreams: UpstreamOptions
+    @OptionGroup var timeouts: TimeoutOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await SingleService.run(
+            .gateway,
+            flags: ["listen": listen.listen].merging(upstreams.flags) { a, _ in a }.merging(timeouts.flags) { a, _ in a
+            }
+            .merging(common.flags) { a, _ in a })
+    }
+}
+
+struct UsersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "users", abstract: "Run the users service alone (default port 8081).")
+
+    @OptionGroup var listen: ListenOption
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await SingleService.run(
+            .users,
+            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+    }
+}
+
+struct OrdersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "orders",
+        abstract: "Run the orders service alone (default port 8082); it checks users with --users-url.")
+
+    @OptionGroup var listen: ListenOption
+    @OptionGroup var storage: StorageOptions
+    @Option(
+        name: .customLong("users-url"),
+        help: "Base URL of the users service (MERIDIAN_USERS_URL; default http://127.0.0.1:8081).")
+    var usersURL: String?
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await SingleService.run(
+            .orders,
+            flags: ["listen": listen.listen, "users.url": usersURL].merging(storage.flags) { a, _ in a }
+                .merging(common.flags) { a, _ in a })
+    }
+}
+
+struct NotificationsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notifications", abstract: "Run the notifications service alone (default port 8083).")
+
+    @OptionGroup var listen: ListenOption
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await SingleService.run(
+            .notifications,
+            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+    }
+}
+
+struct AnalyticsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analytics", abstract: "Run the analytics service alone (default port 8084).")
+
+    @OptionGroup var listen: ListenOption
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        try await SingleService.run(
+            .analytics,
+            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+    }
+}

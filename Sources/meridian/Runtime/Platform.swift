@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import MeridianKit
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// Runs services in one `ServiceGroup`: SIGTERM or SIGINT drains them gracefully, the gateway first so no new
+/// request reaches a service that is stopping.
+enum Platform {
+    static let shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
+
+    /// Runs `units` until a signal; logs each listener and, once all listen, one line with the public URL.
+    static func run(_ units: [ServiceUnit], publicService: ServiceName, logger: Logger) async throws {
+        let startup = Startup(expected: units.count)
+        // The group stops services in reverse order: the public entry goes last in the list.
+        let ordered = units.filter { $0.name != publicService } + units.filter { $0.name == publicService }
+        let applications = ordered.map { unit in
+            unit.makeApplication { port in
+                let address = ListenAddress(host: unit.settings.listen.host, port: port)
+                logger.info(
+                    "service listening",
+                    metadata: ["listener": .string(unit.name.rawValue), "url": .string("http://\(address)")])
+                if unit.name == publicService { startup.publicURL("http://\(address)") }
+                if let url = startup.serviceRunning() {
+                    logger.info("meridian is ready", metadata: ["url": .string(url)])
+                }
+            }
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: applications.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                gracefulShutdownSignals: shutdownSignals, logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw ConfigurationError(description: "meridian stopped: \(Settings.oneLine(String(describing: error)))")
+        }
+        logger.info("meridian stopped")
+    }
+
+    /// Applies the migrations of one service with its database running, then stops the database.
+    static func migrate(_ unit: ServiceUnit, logger: Logger) async throws {
+        guard let database = unit.database else { return }
+        let migration = MigrationRun(migrate: unit.migrate)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: database),
+                    .init(service: migration, successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: shutdownSignals, logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            throw ConfigurationError(
+                description: "migrating \(unit.name.rawValue) failed: \(Settings.oneLine(String(describing: error)))")
+        }
+        logger.info("migrations complete", metadata: ["migrated": .string(unit.name.rawValue)])
+    }
+}
+
+/// Runs a service's migrations as a service of its own, beside the database it needs.
+struct MigrationRun: Service {
+    let migrate: @Sendable () async throws -> Void
+    func run() async throws { try await migrate() }
+}
+
+/// Counts listeners until all are up, so the "ready" line comes once, after the last one.
+final class Startup: Sendable {
+    private struct State {
+        var remaining: Int
+        var url: String?
+    }
+    private let state: Mutex<State>
+
+    init(expected: Int) { state = Mutex(State(remaining: expected)) }
+
+    func publicURL(_ url: String) { state.withLock { $0.url = url } }
+
+    /// The public URL when this was the last service to start, otherwise nil.
+    func serviceRunning() -> String? {
+        state.withLock { state in
+            state.remaining -= 1
+            return state.remaining == 0 ? state.url : nil
+        }
+    }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+
+/// What a test upstream saw of a request, sent back as its response body.
+struct Echo: Codable, Sendable {
+    var upstream: String
+    var method: String
+    var target: String
+    var headers: [[String]]
+    var body: String
+
+    func values(_ name: String) -> [String] {
+        headers.filter { $0[0] == name.lowercased() }.map { $0[1] }
+    }
+}
+
+/// A one-shot signal between a test and an upstream handler (one waiter).
+struct Gate: Sendable {
+    private let stream: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream()
+    }
+
+    func open() { continuation.finish() }
+    func wait() async { for await _ in stream {} }
+}
+
+/// Bytes whose value depends on their offset (`offset % 251`), so a reordered, lost or duplicated chunk is
+/// noticed. Built and checked with block copies and `memcmp`: byte loops are too slow in debug builds.
+enum Pattern {
+    static let chunkSize = 64 * 1024
+    static let template: [UInt8] = (0..<(chunkSize + 251)).map { UInt8($0 % 251) }
+
+    static func chunk(offset: Int, count: Int) -> ByteBuffer {
+        precondition(count <= chunkSize)
+        let start = offset % 251
+        return ByteBuffer(bytes: template[start..<(start + count)])
+    }
+
+    /// Checks `buffer` continues the pattern at `offset`.
+    static func matches(_ buffer: ByteBuffer, offset: Int) -> Bool {
+        buffer.withUnsafeReadableBytes { bytes in
+            template.withUnsafeBytes { expected in
+                var position = 0
+                while position < bytes.count {
+                    let count = min(chunkSize, bytes.count - position)
+                    let start = (offset + position) % 251
+                    if memcmp(bytes.baseAddress! + position, expected.baseAddress! + start, count) != 0 { return false }
+                    position += count
+                }
+                return true
+            }
+        }
+    }
+}
+
+/// Hooks a test uses to hold an upstream at a chosen point.
+struct UpstreamHooks: Sendable {
+    /// `GET …/large`: opened by the test once it has the first chunk; the rest is sent after it.
+    var firstChunkDelivered = Gate()
+    /// `POST …/upload`: opened by the upstream when the first chunk of the request body has arrived.
+    var firstChunkReceived = Gate()
+    /// `GET …/stall`: the handler answers only once this opens.
+    var release = Gate()
+}
+
+/// A real HTTP server standing in for a Meridian service: it echoes what it received and has routes that
+/// stream, stall and send hop-by-hop headers.
+enum TestUpstream {
+    static func router(name: String, hooks: UpstreamHooks) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/**/large") { request, _ -> Response in
+            let total = request.uri.queryParameters.get("bytes", as: Int.self) ?? 0
+            let hooks = hooks
+            return Response(
+                status: .ok, headers: [.contentType: "application/octet-stream"],
+                body: ResponseBody { writer in
+                    var offset = 0
+                    while offset < total {
+                        let count = min(Pattern.chunkSize, total - offset)
+                        try await writer.write(Pattern.chunk(offset: offset, count: count))
+                        if offset == 0 { await hooks.firstChunkDelivered.wait() }
+                        offset += count
+                    }
+                    try await writer.finish(nil)
+                })
+        }
+        router.post("/**/upload") { request, _ -> Response in
+            var received = 0
+            var intact = true
+            for try await buffer in request.body {
+                if received == 0 { hooks.firstChunkReceived.open() }
+                intact = intact && Pattern.matches(buffer, offset: received)
+                received += buffer.readableBytes
+            }
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: "\(received) \(intact ? "intact" : "corrupt")")))
+        }
+        router.get("/**/stall") { _, _ -> Response in
+            await hooks.release.wait()
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "late")))
+        }
+        router.get("/**/hop") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.connection] = "X-Hop-Response"
+            headers[HTTPField.Name("X-Hop-Response")!] = "1"
+            headers[HTTPField.Name("Keep-Alive")!] = "timeout=5"
+            headers[.proxyAuthenticate] = "Basic realm=\"upstream\""
+            headers[.trailer] = "X-Checksum"
+            headers[.upgrade] = "h2c"
+            headers[HTTPField.Name("X-End-To-End")!] = "kept"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "hop")))
+        }
+        let echo: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 20)
+            let echo = Echo(
+                upstream: name, method: request.method.rawValue, target: request.head.path ?? "",
+                headers: request.headers.map { [$0.name.canonicalName, $0.value] }, body: String(buffer: body))
+            let data = try JSONEncoder().encode(echo)
+            // Status and headers an upstream sets must come back through the gateway unchanged.
+            let status: HTTPResponse.Status = request.method == .post ? .created : .ok
+            return Response(
+                status: status,
+                headers: [
+                    .contentType: "application/json", .location: "/somewhere/1", .eTag: "\"v7\"",
+                    HTTPField.Name("X-Upstream")!: name,
+                ],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        for method: HTTPRequest.Method in [.get, .head, .post, .put, .patch, .delete, .options] {
+            router.on("/**", method: method, use: echo)
+        }
+        return router
+    }
+
+    /// Runs one upstream per name on loopback ports, then `body` with their base URLs by name.
+    static func run<Value: Sendable>(
+        _ names: [String], hooks: UpstreamHooks = UpstreamHooks(),
+        _ body: @Sendable ([String: String]) async throws -> Value
+    ) async throws -> Value {
+        try await run(names[...], urls: [:], hooks: hooks, body)
+    }
+
+    private static func run<Value: Sendable>(
+        _ names: ArraySlice<String>, urls: [String: String], hooks: UpstreamHooks,
+        _ body: @Sendable ([String: String]) async throws -> Value
+    ) async throws -> Value {
+        guard let name = names.first else { return try await body(urls) }
+        let app = Application(
+            router: router(name: name, hooks: hooks),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            logger: Logger(label: "upstream-\(name)"))
+        return try await app.test(.live) { client in
+            var urls = urls
+            urls[name] = "http://127.0.0.1:\(client.port!)"
+            return try await run(names.dropFirst(), urls: urls, hooks: hooks, body)
+        }
+    }
+}

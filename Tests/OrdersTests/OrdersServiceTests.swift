@@ -1,0 +1,48 @@
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MeridianKit
+import MeridianTestSupport
+import Testing
+
+@testable import Orders
+
+@Suite struct OrdersServiceTests {
+    @Test(arguments: TestDatabase.engines)
+    func startsMigratedAndReady(_ engine: DatabaseEngine) async throws {
+        try await withOrdersService(engine) { h in
+            #expect(try await h.client.get("/readyz").status == .ok)
+            #expect(try await h.client.get("/healthz").status == .ok)
+            let applied = try await Migrator(
+                database: h.service.database, migrations: OrdersMigrations.all, logger: quietLogger()
+            ).appliedNames()
+            #expect(applied == OrdersMigrations.all.map(\.name))
+            // Running the migrations again finds nothing to do.
+            try await h.service.migrate()
+            #expect(
+                try await Migrator(
+                    database: h.service.database, migrations: OrdersMigrations.all, logger: quietLogger()
+                ).appliedNames() == applied)
+        }
+    }
+
+    @Test(arguments: TestDatabase.engines)
+    func paymentsAreCountedInMetrics(_ engine: DatabaseEngine) async throws {
+        try await withOrdersService(engine) { h in
+            _ = try await h.client.paidOrderID(userID: h.userID)
+            let metrics = String(buffer: try await h.client.get("/metrics").body)
+            #expect(metrics.contains(#"orders_payment_attempts_total{kind="charge",status="succeeded"} 1"#))
+        }
+    }
+
+    @Test(arguments: TestDatabase.engines)
+    func everyResponseCarriesARequestID(_ engine: DatabaseEngine) async throws {
+        try await withOrdersService(engine) { h in
+            let created = try await h.client.createOrder(orderBody(userID: h.userID), headers: [.requestID: "req-42"])
+            #expect(created.headers[.requestID] == "req-42")
+            let missing = try await h.client.get("/api/orders/\(Identifier.make(prefix: "ord"))")
+            #expect(missing.headers[.requestID] != nil)
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Analytics
+import AsyncHTTPClient
+import Foundation
+import Gateway
+import Hummingbird
+import Logging
+import MeridianKit
+import MeridianTestSupport
+import NIOCore
+import NIOHTTP1
+import Notifications
+import Orders
+import ServiceLifecycle
+import Synchronization
+import Users
+
+/// The whole platform, live on loopback ports, wired as `meridian serve` wires it: every service its own
+/// listener and database, orders calling users over HTTP, the gateway in front.
+struct Platform: Sendable {
+    /// Where each service's data lives; reusing it across runs is how restart tests work.
+    struct Databases: Sendable {
+        var urls: [String: String]
+
+        static func fresh(_ engine: DatabaseEngine) -> Databases {
+            Databases(
+                urls: Dictionary(
+                    uniqueKeysWithValues: ["users", "orders", "notifications", "analytics"].map {
+                        ($0, TestDatabase.url(engine, service: $0))
+                    }))
+        }
+    }
+
+    let gatewayURL: String
+    let serviceURLs: [String: String]
+
+    /// Starts the platform, runs `body`, then shuts it down gracefully.
+    static func run<T: Sendable>(
+        _ databases: Databases, _ body: @Sendable (Platform) async throws -> T
+    ) async throws -> T {
+        let logger = Logger(label: "system-test")
+        let loopback = ListenAddress(host: "127.0.0.1", port: 0)
+        func settings(_ name: String, _ urls: [String: String] = [:]) -> ServiceSettings {
+            ServiceSettings(name: name, listen: loopback, databaseURL: databases.urls[name] ?? "", serviceURLs: urls)
+        }
+
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            var urls: [String: String] = [:]
+            var running: [ServiceGroup] = []
+            // Start one application and wait until it listens; returns its base URL.
+            func start(_ app: @escaping @Sendable (@escaping @Sendable (Int) async -> Void) -> any Service) async throws
+                -> String
+            {
+                let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+                let service = app { port in continuation.yield(port) }
+                let serviceGroup = ServiceGroup(services: [service], logger: logger)
+                running.append(serviceGroup)
+                group.addTask { try await serviceGroup.run() }
+                for await port in ports { return "http://127.0.0.1:\(port)" }
+                throw CancellationError()
+            }
+
+            let users = try UsersService(settings: settings("users"), logger: logger, bcryptCost: 4)
+            urls["users"] = try await start { users.makeApplication(onServerRunning: $0) }
+            let orders = try OrdersService(settings: settings("orders", urls), logger: logger)
+            urls["orders"] = try await start { orders.makeApplication(onServerRunning: $0) }
+            let notifications = try NotificationsService(settings: settings("notifications"), logger: logger)
+            urls["notifications"] = try await start { notifications.makeApplication(onServerRunning: $0) }
+            let analytics = try AnalyticsService(settings: settings("analytics"), logger: logger)
+            urls["analytics"] = try await start { analytics.makeApplication(onServerRunning: $0) }
+            let gateway = try GatewayService(settings: settings("gateway", urls), logger: logger)
+            let gatewayURL = try await start { gateway.makeApplication(onServerRunning: $0) }
+
+            // Stop as SIGTERM would: the gateway first, then the services, each draining its requests.
+            func stop() async throws {
+                for serviceGroup in running.reversed() { await serviceGroup.triggerGracefulShutdown() }
+                try await group.waitForAll()
+            }
+            do {
+                let result = try await body(Platform(gatewayURL: gatewayURL, serviceURLs: urls))
+                try await stop()
+                return result
+            } catch {
+                try? await stop()
+                throw error
+            }
+        }
+    }
+}
+
+/// A small JSON client for the tests: real HTTP through AsyncHTTPClient.
+struct APIClient: Sendable {
+    let baseURL: String
+
+    struct Reply: Sendable {
+        let status: Int
+        let headers: HTTPHeaders
+        let body: ByteBuffer
+
+        var json: [String: Any] {
+            (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
+        }
+        var contentType: String? { headers.first(name: "Content-Type") }
+    }
+
+    func send(
+        _ method: HTTPMethod, _ path: String, json: String? = nil, headers: [(String, String)] = []
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = method
+        if let json {
+            request.body = .bytes(ByteBuffer(string: json))
+            request.headers.add(name: "Content-Type", value: "application/json")
+        }
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), headers: response.headers, body: body)
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import MeridianKit
+import MeridianTestSupport
+import NIOCore
+import SQLKit
+import Testing
+
+@testable import Users
+
+/// Runs `test` against a users service on a fresh database of `engine`, through the router test framework
+/// (which runs the database service and the migrations first). A PostgreSQL schema is dropped afterwards.
+func withUsersService<T: Sendable>(
+    _ engine: DatabaseEngine,
+    _ test: @Sendable (any TestClientProtocol, UsersService) async throws -> T
+) async throws -> T {
+    var logger = Logger(label: "users-tests")
+    logger.logLevel = .warning
+    let settings = ServiceSettings(
+        name: UsersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
+        databaseURL: TestDatabase.url(engine, service: UsersService.name))
+    // bcrypt's minimum cost keeps the suite fast; the cost itself has its own tests.
+    let service = try UsersService(settings: settings, logger: logger, bcryptCost: 4)
+    return try await service.makeApplication().test(.router) { client in
+        do {
+            let result = try await test(client, service)
+            try await dropSchema(service)
+            return result
+        } catch {
+            try? await dropSchema(service)
+            throw error
+        }
+    }
+}
+
+private func dropSchema(_ service: UsersService) async throws {
+    if let postgres = service.database as? PostgresDatabase { try await postgres.dropSchema() }
+}
+
+let jsonHeaders: HTTPFields = [.contentType: "application/json"]
+
+/// Sorted keys, so that sending one dictionary twice sends the same bytes (as a client retrying would).
+func jsonBody(_ object: [String: Any]) throws -> ByteBuffer {
+    ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+}
+
+func object(_ response: TestResponse) throws -> [String: Any] {
+    try #require(JSONSerialization.jsonObject(with: Data(response.body.readableBytesView)) as? [String: Any])
+}
+
+/// The `field` of every entry of a problem's `errors`.
+func errorFields(_ response: TestResponse) throws -> [String] {
+    let errors = try #require(try object(response)["errors"] as? [[String: Any]])
+    return errors.compactMap { $0["field"] as? String }
+}
+
+func errorMessages(_ response: TestResponse, field: String) throws -> [String] {
+    let errors = try #require(try object(response)["errors"] as? [[String: Any]])
+    return errors.filter { $0["field"] as? String == field }.compactMap { $0["message"] as? String }
+}
+
+/// Sends one request; the helpers below name the common ones.
+extension TestClientProtocol {
+    func createUser(
+        email: String, name: String = "Ada Lovelace", password: String = "correct horse battery",
+        headers: HTTPFields = [:]
+    ) async throws -> TestResponse {
+        var fields = jsonHeaders
+        fields.append(contentsOf: headers)
+        return try await execute(
+            uri: "/api/users", method: .post, headers: fields,
+            body: try jsonBody(["email": email, "name": name, "password": password]))
+    }
+
+    /// Creates a user and returns its id, failing the test unless the create succeeded.
+    func createdUserID(email: String, name: String = "Ada Lovelace") async throws -> String {
+        let response = try await createUser(email: email, name: name)
+        #expect(response.status == .created)
+        return try #require(try object(response)["id"] as? String)
+    }
+
+    func patchUser(_ id: String, _ fields: [String: Any], ifMatch: String? = nil) async throws -> TestResponse {
+        var headers = jsonHeaders
+        if let ifMatch { headers[.ifMatch] = ifMatch }
+        return try await execute(
+            uri: "/api/users/\(id)", method: .patch, headers: headers, body: try jsonBody(fields))
+    }
+
+    func get(_ uri: String) async throws -> TestResponse {
+        try await execute(uri: uri, method: .get)
+    }
+}
+
+/// Reads a user's stored row directly, bypassing the API.
+func storedRow(_ service: UsersService, id: String) async throws -> [String: String] {
+    try await service.database.read { sql in
+        guard let row = try await sql.select().column("*").from("users").where("id", .equal, SQLBind(id)).first()
+        else { return [:] }
+        var values: [String: String] = [:]
+        for column in ["id", "email", "email_lower", "name", "password_hash", "roles"] {
+            values[column] = try row.decode(column: column, as: String.self)
+        }
+        values["version"] = String(try row.decode(column: "version", as: Int64.self))
+        return values
+    }
+}
+
+func userCount(_ service: UsersService) async throws -> Int {
+    try await service.database.read { sql in
+        try await sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("users").first()?
+            .decode(column: "n", as: Int.self) ?? 0
+    }
+}

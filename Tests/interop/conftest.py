@@ -1,0 +1,298 @@
+"""Runs the real `meridian serve` for the interop suites.
+
+Every server gets free loopback ports, its own temporary data directory and, on PostgreSQL, its own fresh
+database (created from `MERIDIAN_TEST_POSTGRES_URL`, dropped afterwards). A server is stopped with SIGTERM and
+must exit with status 0: a graceful shutdown is part of what the suites check.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+# Every server's log is copied here when it is torn down, so a failure can be read after the run.
+LOG_DIR = REPO / ".tmp" / "interop-logs"
+CRASH_MARKERS = re.compile(r"Fatal error|Assertion failed|Precondition failed|Crash|fatalError|Illegal instruction")
+ENGINES = ["sqlite", "postgres"]
+START_TIMEOUT = 90.0
+STOP_TIMEOUT = 30.0
+
+
+def meridian_binary() -> Path:
+    """The binary under test: `MERIDIAN_BIN`, else the debug build."""
+    path = Path(os.environ.get("MERIDIAN_BIN", REPO / ".build" / "debug" / "meridian"))
+    if not path.is_file():
+        pytest.fail(f"meridian binary not found at {path}: run `swift build --product meridian` or set MERIDIAN_BIN")
+    return path
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports() -> tuple[int, int]:
+    """A gateway port, and a base port whose next five ports are free too (one per internal service)."""
+    for _ in range(200):
+        base = 20000 + secrets.randbelow(30000)
+        candidates = [base + offset for offset in range(6)]
+        if all(_port_is_free(port) for port in candidates):
+            return candidates[5], base
+    raise RuntimeError("no free loopback ports found")
+
+
+# --- PostgreSQL: a fresh database per server -------------------------------------------------------------------
+
+
+def _psql() -> str:
+    found = shutil.which("psql") or next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"), reverse=True)), None)
+    if not found:
+        pytest.fail("psql not found; install postgresql-client")
+    return found
+
+
+def _admin_url(base_url: str) -> str:
+    """The URL of the server's `postgres` maintenance database, psql-compatible (libpq rejects `schema=`)."""
+    parts = urllib.parse.urlsplit(base_url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k == "sslmode"]
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/postgres", urllib.parse.urlencode(query), ""))
+
+
+def _run_sql(base_url: str, statement: str) -> None:
+    subprocess.run(
+        [_psql(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", _admin_url(base_url), "-c", statement],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PGOPTIONS": "--client-min-messages=warning"},
+    )
+
+
+def create_database(base_url: str) -> str:
+    """Creates an empty database next to the one `base_url` names; returns its URL."""
+    name = "meridian_interop_" + secrets.token_hex(6)
+    _run_sql(base_url, f"CREATE DATABASE {name}")
+    parts = urllib.parse.urlsplit(base_url)
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "schema"]
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/" + name, urllib.parse.urlencode(query), ""))
+
+
+def drop_database(database_url: str) -> None:
+    name = urllib.parse.urlsplit(database_url).path.lstrip("/")
+    _run_sql(database_url, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def postgres_url_or_skip() -> str:
+    url = os.environ.get("MERIDIAN_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("MERIDIAN_TEST_POSTGRES_URL is not set (scripts/test starts PostgreSQL and sets it)")
+    return url
+
+
+# --- the server ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Meridian:
+    """One `meridian serve` process and where to reach it."""
+
+    engine: str
+    data_dir: Path
+    database_url: str | None
+    gateway_port: int
+    internal_base: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    exit_codes: list[int] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """The gateway: the public entry."""
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def users_url(self) -> str:
+        return f"http://127.0.0.1:{self.internal_base}"
+
+    @property
+    def orders_url(self) -> str:
+        """The orders service itself, behind the gateway."""
+        return f"http://127.0.0.1:{self.internal_base + 1}"
+
+    def command(self) -> list[str]:
+        command = [
+            str(meridian_binary()),
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--listen",
+            f"127.0.0.1:{self.gateway_port}",
+            "--internal-port-base",
+            str(self.internal_base),
+        ]
+        if self.database_url:
+            command += ["--database-url", self.database_url]
+        return command
+
+    def start(self) -> None:
+        assert self.process is None, "already running"
+        env = {**os.environ, "MERIDIAN_BCRYPT_COST": "4"}
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=self.data_dir
+        )
+        log.close()
+        self._wait_until_ready()
+
+    def _wait_until_ready(self) -> None:
+        """Ready means the gateway says so and both business services answer through it."""
+        deadline = time.monotonic() + START_TIMEOUT
+        probes = [f"{self.url}/readyz", f"{self.url}/api/users?limit=1", f"{self.url}/api/orders?limit=1"]
+        pending = list(probes)
+        while pending:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"meridian serve exited with {self.process.returncode} while starting\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"meridian serve was not ready after {START_TIMEOUT:.0f} s\n{self.log_tail()}")
+            try:
+                if requests.get(pending[0], timeout=2).status_code == 200:
+                    pending.pop(0)
+                    continue
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+
+    def stop(self) -> int:
+        """SIGTERM, then wait for the graceful shutdown; returns the exit status."""
+        assert self.process is not None, "not running"
+        process, self.process = self.process, None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                raise AssertionError(f"meridian serve did not stop within {STOP_TIMEOUT:.0f} s of SIGTERM\n{self.log_tail()}")
+        self.exit_codes.append(process.returncode)
+        return process.returncode
+
+    def restart(self) -> None:
+        code = self.stop()
+        assert code == 0, f"meridian serve exited with {code} on SIGTERM\n{self.log_tail()}"
+        self.start()
+
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the server's log, and first any line that says why a process crashed."""
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        crash = [line for line in text if CRASH_MARKERS.search(line)][:10]
+        return "\n".join(
+            ["--- meridian serve log: crash lines ---", *crash] * bool(crash)
+            + [f"--- meridian serve log (tail; whole log kept in {LOG_DIR}) ---", *text[-lines:]]
+        )
+
+
+class MeridianFactory:
+    """Launches servers for one test (or one session) and tears every one of them down."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.servers: list[Meridian] = []
+        self.databases: list[str] = []
+
+    def launch(self, engine: str, *, start: bool = True) -> Meridian:
+        database_url = None
+        if engine == "postgres":
+            database_url = create_database(postgres_url_or_skip())
+            self.databases.append(database_url)
+        data_dir = Path(tempfile.mkdtemp(prefix=f"meridian-{engine}-", dir=self.root))
+        gateway_port, internal_base = free_ports()
+        server = Meridian(
+            engine=engine,
+            data_dir=data_dir,
+            database_url=database_url,
+            gateway_port=gateway_port,
+            internal_base=internal_base,
+            log_path=data_dir / "serve.log",
+        )
+        self.servers.append(server)
+        if start:
+            server.start()
+        return server
+
+    def close(self) -> None:
+        failures = []
+        for server in self.servers:
+            if server.process is not None:
+                code = server.stop()
+                if code != 0:
+                    failures.append(f"meridian serve ({server.engine}) exited with {code} on SIGTERM\n{server.log_tail()}")
+            LOG_DIR.mkdir(parents=True, exist_ok=True)
+            if server.log_path.exists():
+                shutil.copyfile(server.log_path, LOG_DIR / f"{server.data_dir.name}.log")
+        for url in self.databases:
+            try:
+                drop_database(url)
+            except subprocess.CalledProcessError:
+                pass
+        if failures:
+            pytest.fail("\n".join(failures), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def interop_root() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="meridian-interop-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def meridian(request: pytest.FixtureRequest, interop_root: Path) -> Iterator[Meridian]:
+    """A running server shared by the tests of one engine (SQLite files, or a fresh PostgreSQL database)."""
+    factory = MeridianFactory(interop_root)
+    try:
+        yield factory.launch(request.param)
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def launch_meridian(interop_root: Path) -> Iterator[Callable[..., Meridian]]:
+    """Starts private servers for one test, e.g. to stop and start them again."""
+    factory = MeridianFactory(interop_root)
+    try:
+        yield factory.launch
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def api(meridian: Meridian) -> requests.Session:
+    """A client session; requests go to `meridian.url` + path."""
+    session = requests.Session()
+    session.headers["Accept"] = "application/json"
+    return session
