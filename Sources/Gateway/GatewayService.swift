@@ -2,10 +2,15 @@ import AsyncHTTPClient
 import Hummingbird
 import Logging
 import MeridianKit
+import ServiceLifecycle
 
-/// The gateway: the platform's only public entry. It routes by path prefix to the services' base URLs
+/// The gateway: the platform's only public entry. It checks the bearer token of every `/api` request that is
+/// not on its public list (`GatewayAccess`), routes by path prefix to the services' base URLs
 /// (`ServiceSettings.serviceURLs`), streaming bodies both ways, and serves the OpenAPI document. It keeps no
-/// database; the token check and rate limits arrive in later issues.
+/// database; rate limits arrive in a later issue.
+///
+/// The token check does not replace the services' own: the `Authorization` header travels on unchanged and
+/// every service verifies it again and applies its permissions.
 public struct GatewayService: Sendable {
     public static let name = "gateway"
 
@@ -16,9 +21,19 @@ public struct GatewayService: Sendable {
     let logger: Logger
     let upstreams: [String: Upstream]
     let openAPI: OpenAPIRoute
+    /// Verifies bearer tokens: by default against the users service's JWKS, fetched once and cached, with the
+    /// tokens already verified cached by hash until they expire (`verifiedTokens`).
+    public let verifier: any AccessTokenVerifier
+    /// The verified tokens of the default verifier: every authenticated request looks its token up here first,
+    /// so a token's signature is checked once, not per request.
+    public let verifiedTokens: VerifiedTokenCache
 
     /// Checks every upstream URL and loads the OpenAPI document; a bad setting fails here, at start-up.
-    public init(settings: ServiceSettings, logger: Logger, options: GatewayOptions = .init()) throws {
+    /// `verifier` replaces the JWKS verifier of the users service (tests of other key sources).
+    public init(
+        settings: ServiceSettings, logger: Logger, options: GatewayOptions = .init(),
+        verifier: (any AccessTokenVerifier)? = nil
+    ) throws {
         guard options.maxRequestBodySize >= 0, options.connectionsPerUpstream > 0 else {
             throw GatewayConfigurationError(
                 description: "the request body limit must not be negative and the pool needs at least one connection")
@@ -32,6 +47,13 @@ public struct GatewayService: Sendable {
         self.logger = logger
         self.upstreams = upstreams
         self.openAPI = try OpenAPIRoute()
+        let verifiedTokens = VerifiedTokenCache()
+        self.verifiedTokens = verifiedTokens
+        self.verifier =
+            verifier
+            ?? JWKSTokenVerifier(
+                issuer: settings.issuer, cache: verifiedTokens, logger: logger,
+                source: JWKSTokenVerifier.jwks(at: upstreams["users"]!.baseURL))
         self.metrics = ServiceMetrics(service: GatewayService.name)
         self.readiness = Readiness()
     }
@@ -39,6 +61,8 @@ public struct GatewayService: Sendable {
     /// Every route of the gateway, forwarding through `client`, which the caller owns and shuts down.
     public func makeRouter(client: HTTPClient) -> Router<MeridianRequestContext> {
         let router = ServiceHost.makeRouter(metrics: metrics, readiness: readiness)
+        // Before the routes it guards: Hummingbird applies router middleware only to routes added after it.
+        router.add(middleware: AccessControlMiddleware(table: GatewayAccess.table, verifier: verifier))
         openAPI.register(on: router)
         let proxy = ReverseProxy(client: client, maxRequestBodySize: options.maxRequestBodySize)
         ProxyRoutes(proxy: proxy, upstreams: upstreams).register(on: router)
@@ -51,9 +75,15 @@ public struct GatewayService: Sendable {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let client = UpstreamClient.make(options: options)
+        var services: [any Service] = [UpstreamClientService(client: client)]
+        if let verifier = verifier as? JWKSTokenVerifier, let users = upstreams["users"] {
+            services.append(
+                SigningKeysWarmup(
+                    verifier: verifier, users: ServiceClient(service: users.service, baseURL: users.baseURL),
+                    logger: logger))
+        }
         return ServiceHost.makeApplication(
-            router: makeRouter(client: client), listen: settings.listen,
-            services: [UpstreamClientService(client: client)], readiness: readiness, logger: logger,
-            onServerRunning: onServerRunning)
+            router: makeRouter(client: client), listen: settings.listen, services: services, readiness: readiness,
+            logger: logger, onServerRunning: onServerRunning)
     }
 }

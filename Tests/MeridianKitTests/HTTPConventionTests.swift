@@ -168,3 +168,20 @@ func bodyObject(_ buffer: ByteBuffer) throws -> [String: Any] {
         #expect(EntityTag.version(fromIfMatch: stale) == 6)
     }
 }
+
+@Suite struct IdempotencyCanonicalJSONTests {
+    @Test func reorderedJSONIsTheSameRequest() async throws {
+        let service = try EchoService(engine: .sqlite)
+        let counter = Atomic<Int>(0)
+        try await service.app(onCall: { counter.add(1, ordering: .relaxed).newValue }).test(.router) { client in
+            var headers = jsonHeaders
+            headers[.idempotencyKey] = "same-doc"
+            let first = try await client.execute(uri: "/things", method: .post, headers: headers, body: json(#"{"name":"a"}"#))
+            let second = try await client.execute(
+                uri: "/things", method: .post, headers: headers, body: json("{ \"name\" :\n \"a\" }"))
+            #expect(first.status == .created)
+            #expect(second.headers[.idempotentReplayed] == "true")
+            #expect(counter.load(ordering: .relaxed) == 1)
+        }
+    }
+}

@@ -28,6 +28,8 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 # Every server's log is copied here when it is torn down, so a failure can be read after the run.
 LOG_DIR = REPO / ".tmp" / "interop-logs"
+# Hypothesis (under Schemathesis) keeps its files out of the work tree's top level.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", str(REPO / ".tmp" / "hypothesis"))
 CRASH_MARKERS = re.compile(r"Fatal error|Assertion failed|Precondition failed|Crash|fatalError|Illegal instruction")
 ENGINES = ["sqlite", "postgres"]
 START_TIMEOUT = 90.0
@@ -198,6 +200,14 @@ class Meridian:
         self.exit_codes.append(process.returncode)
         return process.returncode
 
+    def assert_clean_shutdown(self) -> None:
+        """Stops the server with SIGTERM and asserts that it was still running and exited with status 0."""
+        assert self.process is not None, "the server was already stopped"
+        crashed = self.process.poll()
+        code = self.stop()
+        assert crashed is None, f"meridian serve died earlier with status {crashed}\n{self.log_tail()}"
+        assert code == 0, f"meridian serve exited with {code} on SIGTERM\n{self.log_tail()}"
+
     def restart(self) -> None:
         code = self.stop()
         assert code == 0, f"meridian serve exited with {code} on SIGTERM\n{self.log_tail()}"
@@ -270,12 +280,19 @@ def interop_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session", params=ENGINES)
-def meridian(request: pytest.FixtureRequest, interop_root: Path) -> Iterator[Meridian]:
-    """A running server shared by the tests of one engine (SQLite files, or a fresh PostgreSQL database)."""
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The storage engine the module's servers run on: SQLite files, or a fresh PostgreSQL database."""
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def meridian(engine: str, interop_root: Path) -> Iterator[Meridian]:
+    """A running server shared by the tests of one module on one engine; each module gets its own, so a crash
+    one module provokes does not fail another's tests."""
     factory = MeridianFactory(interop_root)
     try:
-        yield factory.launch(request.param)
+        yield factory.launch(engine)
     finally:
         factory.close()
 
@@ -289,10 +306,3 @@ def launch_meridian(interop_root: Path) -> Iterator[Callable[..., Meridian]]:
     finally:
         factory.close()
 
-
-@pytest.fixture
-def api(meridian: Meridian) -> requests.Session:
-    """A client session; requests go to `meridian.url` + path."""
-    session = requests.Session()
-    session.headers["Accept"] = "application/json"
-    return session

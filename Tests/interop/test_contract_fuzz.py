@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 import hypothesis.strategies as st
 import pytest
@@ -25,7 +26,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
-from conftest import Meridian
+from conftest import Meridian, MeridianFactory
 from support import TIMEOUT, assert_problem, create_order, create_user, error_fields, order_body, pay, unique_email
 
 # Bounded so that the whole interop suite stays within a few minutes; raise it locally to dig deeper.
@@ -80,10 +81,21 @@ def seed(base: str) -> dict[str, list[str]]:
     return {"users": users, "orders": [pending, paid, fulfilled]}
 
 
-@pytest.fixture(scope="session")
-def api_schema(meridian: Meridian) -> Any:
-    schema = schemathesis.openapi.from_url(f"{meridian.url}/api/openapi.yaml", config=fuzz_config(meridian.url))
-    point_at_known_resources(schema, seed(meridian.url))
+@pytest.fixture(scope="module")
+def fuzz_target(engine: str, interop_root: Path) -> Iterator[Meridian]:
+    """The fuzzer's own server, so that whatever it breaks does not fail the hand-written tests below."""
+    factory = MeridianFactory(interop_root)
+    try:
+        yield factory.launch(engine)
+    finally:
+        factory.close()
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_target: Meridian) -> Any:
+    base = fuzz_target.url
+    schema = schemathesis.openapi.from_url(f"{base}/api/openapi.yaml", config=fuzz_config(base))
+    point_at_known_resources(schema, seed(base))
     return schema
 
 
@@ -135,6 +147,10 @@ fuzzed = schemathesis.pytest.from_fixture("api_schema")
 @fuzzed.parametrize()
 def test_live_api_conforms_to_its_openapi_document(case: Any) -> None:
     case.call_and_validate()
+
+
+def test_fuzzed_server_survived_and_stops_cleanly(fuzz_target: Meridian) -> None:
+    fuzz_target.assert_clean_shutdown()
 
 
 # --- the document itself ---------------------------------------------------------------------------------------
@@ -296,3 +312,24 @@ def test_repeated_and_garbage_query_parameters_are_400(meridian: Meridian) -> No
         response = requests.get(f"{base}/api/orders?{query}", timeout=TIMEOUT)
         assert response.status_code == 400, f"?{query} gave {response.status_code}"
         assert_problem(response, 400)
+
+
+def test_upstream_answering_before_reading_the_body_does_not_hurt_the_gateway(meridian: Meridian) -> None:
+    """A service may refuse a request (404 for an unknown id) without reading its body; the gateway, which is
+    still streaming that body upstream, must keep serving the connection and the process."""
+    session = requests.Session()
+    body = {"name": "Augusta Ada King", "payment_method": "tok_visa", "items": order_body("x")["items"]}
+    # The crash this guards against is a race; a few hundred requests make it show reliably.
+    for _ in range(100):
+        for method, path in [
+            ("PATCH", "/api/users/0"),
+            ("POST", "/api/orders/0/payments"),
+            ("PUT", "/api/orders/ord_00000000000000000000000000"),
+        ]:
+            assert_problem(session.request(method, meridian.url + path, json=body, timeout=TIMEOUT), 404)
+    assert requests.get(f"{meridian.url}/readyz", timeout=TIMEOUT).status_code == 200
+
+
+def test_sigterm_stops_the_server_cleanly(meridian: Meridian) -> None:
+    """Runs last for each engine: the server survived what was sent to it and shuts down with status 0."""
+    meridian.assert_clean_shutdown()

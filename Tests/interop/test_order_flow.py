@@ -403,3 +403,8 @@ def test_data_survives_a_restart(launch_meridian, engine: str) -> None:
     assert replay.json()["id"] == keyed.json()["id"], "idempotency keys survive a restart"
     # And the restarted server still writes.
     assert requests.put(f"{base}/api/orders/{pending['id']}", json={"items": order_body("x")["items"][:1]}, timeout=TIMEOUT).status_code == 200
+
+
+def test_sigterm_stops_the_server_cleanly(meridian: Meridian) -> None:
+    """Runs last for each engine: the server that served this module shuts down gracefully, with status 0."""
+    meridian.assert_clean_shutdown()

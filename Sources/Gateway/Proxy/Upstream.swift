@@ -12,6 +12,11 @@ struct Upstream: Sendable {
     /// everything below it (`/api/users`, `/api/users/…`), never a longer segment (`/api/usersx`).
     static let routes: [(prefix: String, service: String)] = [
         ("/api/users", "users"),
+        ("/api/roles", "users"),
+        ("/api/clients", "users"),
+        // The authorization server and its metadata (RFC 8414, JWKS) live in the users service.
+        ("/oauth", "users"),
+        ("/.well-known", "users"),
         ("/api/orders", "orders"),
         ("/api/notifications", "notifications"),
         ("/api/analytics", "analytics"),

@@ -41,12 +41,20 @@ public struct ServiceSettings: Sendable {
     public var databaseURL: String
     /// Base URLs of the other services, by service name.
     public var serviceURLs: [String: String]
+    /// The token issuer (`iss`): the platform's public base URL, the same for every service.
+    public var issuer: String
 
-    public init(name: String, listen: ListenAddress, databaseURL: String, serviceURLs: [String: String] = [:]) {
+    public static let defaultIssuer = "http://localhost:8080"
+
+    public init(
+        name: String, listen: ListenAddress, databaseURL: String, serviceURLs: [String: String] = [:],
+        issuer: String = ServiceSettings.defaultIssuer
+    ) {
         self.name = name
         self.listen = listen
         self.databaseURL = databaseURL
         self.serviceURLs = serviceURLs
+        self.issuer = issuer
     }
 
     public struct Missing: Error, CustomStringConvertible {

@@ -6,8 +6,8 @@ import NIOCore
 import SQLKit
 
 /// `Idempotency-Key` on every POST: the same key with the same request replays the first response; the same
-/// key with a different request is 422; a request still running under the key is 409. 5xx outcomes are not
-/// kept, so a transient failure can be retried with the same key. Keys live 24 hours.
+/// key with a different request is 422; a request still running under the key is 409. 5xx and transient 4xx
+/// outcomes (409, 412, 429, …) are not kept, so they can be retried with the same key. Keys live 24 hours.
 ///
 /// The key is reserved in one transaction before the handler runs and completed after it: if the process dies
 /// in between, the reservation expires after `lease` and the key can be used again.
@@ -37,6 +37,12 @@ public struct IdempotencyMiddleware: RouterMiddleware {
             "CREATE INDEX meridian_idempotency_created ON meridian_idempotency (created_at)",
         ])
 
+    /// Outcomes worth replaying. Server errors and the answers that depend on a passing state (a conflicting
+    /// request in flight, a stale precondition, a rate limit) are forgotten, so a retry with the same key runs again.
+    static func isFinal(_ status: Int) -> Bool {
+        status < 500 && ![408, 409, 412, 423, 425, 429].contains(status)
+    }
+
     static func isValidKey(_ key: String) -> Bool {
         !key.isEmpty && key.utf8.count <= 255 && key.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
     }
@@ -55,9 +61,15 @@ public struct IdempotencyMiddleware: RouterMiddleware {
         hasher.update(data: Array(request.method.rawValue.utf8))
         hasher.update(data: Array(request.uri.description.utf8))
         hasher.update(data: [0])
-        hasher.update(data: Array(body.readableBytesView))
+        // Equal JSON documents hash alike whatever their key order or spacing; other bodies hash as bytes.
+        if let document = try? JSONValue.parse(body.readableBytesView) {
+            hasher.update(data: document.serialized())
+        } else {
+            hasher.update(data: Array(body.readableBytesView))
+        }
         let hash = hasher.finalize().map { String(format: "%02x", $0) }.joined()
-        let scope = "-"
+        // Keys belong to the caller: another principal reusing a key must not receive this caller's response.
+        let scope = context.principal?.subject ?? "-"
 
         if let replay = try await reserve(scope: scope, key: key, hash: hash) { return replay }
 
@@ -117,7 +129,7 @@ public struct IdempotencyMiddleware: RouterMiddleware {
     }
 
     private func complete(scope: String, key: String, response: Response) async throws -> Response {
-        guard response.status.code < 500 else {
+        guard IdempotencyMiddleware.isFinal(response.status.code) else {
             try await release(scope: scope, key: key)
             return response
         }

@@ -10,6 +10,8 @@ public struct MeridianRequestContext: RequestContext {
     /// The client address as the listener saw it.
     public let remoteAddress: SocketAddress?
     public var maxUploadSize: Int { MeridianRequestContext.maxBodySize }
+    /// Who is calling, once `AccessControlMiddleware` has verified a bearer token; nil for anonymous calls.
+    public var principal: Principal?
 
     /// Request bodies above this size are refused with 413.
     public static let maxBodySize = 1 << 20

@@ -43,7 +43,8 @@ public struct Problem: HTTPResponseError, Sendable {
     }
 
     public static let contentType = "application/problem+json"
-    static let typeBase = "https://meridian.dev/problems/"
+    /// Problem `type` URIs are this base plus a slug naming the problem.
+    public static let typeBase = "https://meridian.dev/problems/"
 
     static func typeURI(for status: HTTPResponse.Status) -> String {
         let slug = status.reasonPhrase.lowercased()

@@ -17,7 +17,20 @@ public struct ServiceClient: Sendable {
         public let service: String
     }
 
-    public init(service: String, baseURL: String, client: HTTPClient = .shared, timeout: TimeAmount = .seconds(5)) {
+    /// The process's client for calls between services: pooled keep-alive connections, and a refused connection
+    /// fails the call at once (the service is down) instead of being retried until the deadline. Like
+    /// `HTTPClient.shared`, it lives as long as the process.
+    public static let internalClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout = .init(connect: .seconds(2))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
+
+    public init(
+        service: String, baseURL: String, client: HTTPClient = ServiceClient.internalClient,
+        timeout: TimeAmount = .seconds(5)
+    ) {
         self.service = service
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.client = client

@@ -4,8 +4,7 @@ import MeridianKit
 
 /// The problems the orders routes answer with, beyond the kernel's generic ones.
 enum OrderProblems {
-    /// The kernel's problem type base (kept internal there), so that clients see one family of types.
-    static let typeBase = "https://meridian.dev/problems/"
+    static let typeBase = Problem.typeBase
 
     /// 409 for a change the order's status does not allow; `current_status` tells the client where it is.
     static func wrongStatus(_ current: OrderStatus, detail: String? = nil) -> Problem {
@@ -13,6 +12,13 @@ enum OrderProblems {
             .conflict, type: typeBase + "order-status-conflict", title: "Order status conflict",
             detail: detail ?? "The order is \(current.rawValue); that change is not allowed in this status.",
             extensions: ["current_status": current.rawValue])
+    }
+
+    /// 403 for a request the caller's permissions do not cover, worded like the kernel's (RFC 6750 challenge).
+    static func forbidden(_ detail: String) -> Problem {
+        Problem(
+            .forbidden, type: typeBase + "insufficient-permission", title: "Forbidden", detail: detail,
+            headers: [.wwwAuthenticate: #"Bearer error="insufficient_scope""#])
     }
 
     static let paymentInProgress = Problem(

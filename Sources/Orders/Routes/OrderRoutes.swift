@@ -20,6 +20,7 @@ struct OrderRoutes: Sendable {
     func create(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
         var body = try await request.fieldReader(context: context)
         let input = try OrderInput.newOrder(&body)
+        try OrderAccess(context).authorizePlacing(for: input.userID)
         try await requireUser(input.userID, context)
         let order = try Order.place(
             id: Identifier.make(prefix: "ord"), userID: input.userID, currency: input.currency, items: input.items,
@@ -57,20 +58,30 @@ struct OrderRoutes: Sendable {
         let status = query.oneOf("status", OrderStatus.allCases.map(\.rawValue)).flatMap(OrderStatus.init(rawValue:))
         let page = PageRequest(reading: &query)
         try query.finish()
-        let orders = try await repository.orders(userID: userID, status: status, page: page)
-        return try Response.json(page.page(orders.map(OrderResource.init(order:)), id: \.order.id))
+        switch try OrderAccess(context).listScope(requested: userID) {
+        case .nothing:
+            return try Response.json(Page<OrderResource>(data: [], nextCursor: nil))
+        case .orders(let userID):
+            let orders = try await repository.orders(userID: userID, status: status, page: page)
+            return try Response.json(page.page(orders.map(OrderResource.init(order:)), id: \.order.id))
+        }
     }
 
     func show(_ context: MeridianRequestContext) async throws -> Response {
         let order = try await repository.existingOrder(context)
+        try OrderAccess(context).authorizeRead(order)
         return try Response.json(OrderResource(order: order), headers: OrderLookup.headers(for: order))
     }
 
     func update(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
+        let access = try OrderAccess(context)
         let order = try await repository.existingOrder(context)
-        try EntityTag.checkIfMatch(request, currentVersion: order.version)
+        try access.authorizeWrite(order)
         var body = try await request.fieldReader(context: context)
         let change = try OrderInput.change(&body)
+        // A customer edits its pending order; moving an order along is the back office's job.
+        if change.status != nil { try access.requireBackOffice("Changing the status of an order") }
+        try EntityTag.checkIfMatch(request, currentVersion: order.version)
 
         var updated = order
         if change.items != nil || change.shippingAddress != nil {
@@ -103,10 +114,15 @@ struct OrderRoutes: Sendable {
 
     /// Withdraws an order: cancels it while pending, refunds it once paid. Orders are never deleted.
     func delete(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
+        let access = try OrderAccess(context)
         let order = try await repository.existingOrder(context)
+        try access.authorizeWrite(order)
+        let deletion = OrderStateMachine.deletion(of: order.status)
+        // A customer may cancel its order while no money has moved; giving money back is a back-office decision.
+        if deletion == .refund { try access.requireBackOffice("Refunding a paid order") }
         try EntityTag.checkIfMatch(request, currentVersion: order.version)
         let result: Order
-        switch OrderStateMachine.deletion(of: order.status) {
+        switch deletion {
         case .unchanged:
             result = order
         case .refused:

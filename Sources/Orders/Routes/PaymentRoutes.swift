@@ -13,6 +13,9 @@ struct PaymentRoutes: Sendable {
 
     func create(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
         let orderID = try OrderLookup.orderID(context)
+        let access = try OrderAccess(context)
+        // A caller restricted to its own orders learns nothing, not even a validation error, about another's.
+        if access.writeScope != .all { try access.authorizeWrite(try await repository.existingOrder(context)) }
         var body = try await request.fieldReader(context: context)
         let paymentMethod = body.string("payment_method", maxLength: 100)
         if let paymentMethod, let problem = payments.provider.problem(withPaymentMethod: paymentMethod) {
@@ -35,6 +38,7 @@ struct PaymentRoutes: Sendable {
     func list(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
         try QueryReader(request, known: []).finish()
         let order = try await repository.existingOrder(context)
+        try OrderAccess(context).authorizeRead(order)
         let attempts = try await repository.paymentAttempts(orderID: order.id)
         return try Response.json(Page(data: attempts.map(PaymentAttemptResource.init(attempt:)), nextCursor: nil))
     }

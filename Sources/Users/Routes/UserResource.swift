@@ -33,7 +33,7 @@ struct UserResource: Encodable, Sendable {
 }
 
 enum UserProblems {
-    static let emailTakenType = "https://meridian.dev/problems/email-taken"
+    static let emailTakenType = Problem.typeBase + "email-taken"
 
     /// The address is not echoed: the problem may end up in logs, and the client knows what it sent.
     static let emailTaken = Problem(

@@ -17,5 +17,5 @@ public enum UsersMigrations {
                 // The truth about email uniqueness: concurrent creates race here, not in application code.
                 "CREATE UNIQUE INDEX users_email_lower_unique ON users (email_lower)",
             ]),
-    ]
+    ] + IdentityMigrations.all
 }

@@ -1,0 +1,32 @@
+import MeridianKit
+
+/// The gateway's one table of routes to access rules (docs/identity.md). The gateway only checks that a token
+/// is genuine; permissions are each service's business, so its rules are `.public` or `.authenticated`.
+///
+/// The public routes are an explicit list: a prefix added to `Upstream.routes` is authenticated unless it is
+/// named here.
+enum GatewayAccess {
+    /// Prefixes whose every route and method is public: the authorization server's endpoints, which a caller
+    /// uses to obtain a token in the first place, and its metadata and JWKS.
+    static let publicPrefixes: Set<String> = ["/oauth", "/.well-known"]
+
+    /// Single public routes under `/api`. `POST /api/users` is public here because the users service decides
+    /// it (self-registration, off by default, or a token with `users:write`); it verifies any token sent.
+    static let publicRoutes: Set<String> = ["GET /api/openapi.yaml", "POST /api/users"]
+
+    /// Every route the gateway's router serves besides the operational ones, which `RouteAccessTable` adds.
+    static var table: RouteAccessTable {
+        var rules: [String: RouteAccess] = [:]
+        for route in publicRoutes { rules[route] = .public }
+        for route in Upstream.routes {
+            let access: RouteAccess = publicPrefixes.contains(route.prefix) ? .public : .authenticated
+            for method in ProxyRoutes.methods {
+                for path in ProxyRoutes.paths(of: route.prefix) {
+                    let key = "\(method.rawValue) \(path)"
+                    if rules[key] == nil { rules[key] = access }
+                }
+            }
+        }
+        return RouteAccessTable(rules)
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import MeridianKit
+import SQLKit
+
+/// Authorization codes, refresh tokens and issued access tokens. The functions take the `SQLDatabase` of a
+/// transaction the caller opened, because a redemption, its checks and the tokens it issues must commit (or
+/// fail) together.
+enum GrantStore {
+    // MARK: Authorization codes
+
+    static func insert(_ code: AuthorizationCode, _ sql: any SQLDatabase) async throws {
+        try await sql.insert(into: "authorization_codes")
+            .columns(
+                "code_hash", "client_id", "user_id", "redirect_uri", "code_challenge", "code_challenge_method",
+                "scope", "family_id", "created_at", "expires_at"
+            )
+            .values(
+                SQLBind(code.codeHash), SQLBind(code.clientID), SQLBind(code.userID), SQLBind(code.redirectURI),
+                SQLBind(code.codeChallenge), SQLBind(code.codeChallengeMethod), SQLBind(code.scope),
+                SQLBind(code.familyID), SQLBind(Timestamp.micros(code.createdAt)),
+                SQLBind(Timestamp.micros(code.expiresAt))
+            )
+            .run()
+        if Int.random(in: 0..<100) == 0 {
+            // Expired codes are useless, and used ones matter only while their tokens could be replayed.
+            let horizon = Timestamp.micros(code.createdAt) - Int64(RefreshToken.lifetime * 1_000_000)
+            try await sql.delete(from: "authorization_codes").where("expires_at", .lessThan, SQLBind(horizon)).run()
+        }
+    }
+
+    /// The code as stored, without spending it.
+    static func code(hash codeHash: String, _ sql: any SQLDatabase) async throws -> AuthorizationCode? {
+        try await sql.select().columns(codeColumns).from("authorization_codes")
+            .where("code_hash", .equal, SQLBind(codeHash)).first().map(code(from:))
+    }
+
+    /// Marks the code used, returning it as it was before: a `usedAt` that is already set means this is a replay.
+    /// Nil when no such code exists. The conditional update decides between two concurrent redemptions: exactly
+    /// one sees the code unused.
+    static func redeem(codeHash: String, now: Date, _ sql: any SQLDatabase) async throws -> AuthorizationCode? {
+        let claimed = try await sql.update("authorization_codes").set("used_at", to: SQLBind(Timestamp.micros(now)))
+            .where("code_hash", .equal, SQLBind(codeHash))
+            .where(SQLColumn("used_at"), .is, SQLLiteral.null)
+            .returning(codeColumns).first()
+        if let claimed { return try code(from: claimed) }
+        return try await sql.select().columns(codeColumns).from("authorization_codes")
+            .where("code_hash", .equal, SQLBind(codeHash)).first().map(code(from:))
+    }
+
+    static let codeColumns: [any SQLExpression] = [
+        "code_hash", "client_id", "user_id", "redirect_uri", "code_challenge", "code_challenge_method", "scope",
+        "family_id", "created_at", "expires_at", "used_at",
+    ].map { SQLColumn($0) }
+
+    static func code(from row: any SQLRow) throws -> AuthorizationCode {
+        AuthorizationCode(
+            codeHash: try row.decode(column: "code_hash", as: String.self),
+            clientID: try row.decode(column: "client_id", as: String.self),
+            userID: try row.decode(column: "user_id", as: String.self),
+            redirectURI: try row.decode(column: "redirect_uri", as: String.self),
+            codeChallenge: try row.decode(column: "code_challenge", as: String?.self),
+            codeChallengeMethod: try row.decode(column: "code_challenge_method", as: String?.self),
+            scope: try row.decode(column: "scope", as: String.self),
+            familyID: try row.decode(column: "family_id", as: String.self),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+            usedAt: try row.decode(column: "used_at", as: Int64?.self).map(date))
+    }
+
+    // MARK: Refresh tokens
+
+    static func insert(_ token: RefreshToken, _ sql: any SQLDatabase) async throws {
+        try await sql.insert(into: "refresh_tokens")
+            .columns(
+                "token_hash", "family_id", "code_hash", "client_id", "user_id", "scope", "created_at", "expires_at"
+            )
+            .values(
+                SQLBind(token.tokenHash), SQLBind(token.familyID), SQLBind(token.codeHash), SQLBind(token.clientID),
+                SQLBind(token.userID), SQLBind(token.scope), SQLBind(Timestamp.micros(token.createdAt)),
+                SQLBind(Timestamp.micros(token.expiresAt))
+            )
+            .run()
+    }
+
+    static func refreshToken(hash: String, _ sql: any SQLDatabase) async throws -> RefreshToken? {
+        try await sql.select().columns(refreshColumns).from("refresh_tokens")
+            .where("token_hash", .equal, SQLBind(hash)).first().map(refreshToken(from:))
+    }
+
+    /// Marks the token used, returning it as it was before (see `redeem(codeHash:)`).
+    static func use(refreshHash: String, now: Date, _ sql: any SQLDatabase) async throws -> RefreshToken? {
+        let claimed = try await sql.update("refresh_tokens").set("used_at", to: SQLBind(Timestamp.micros(now)))
+            .where("token_hash", .equal, SQLBind(refreshHash))
+            .where(SQLColumn("used_at"), .is, SQLLiteral.null)
+            .returning(refreshColumns).first()
+        if let claimed { return try refreshToken(from: claimed) }
+        return try await refreshToken(hash: refreshHash, sql)
+    }
+
+    static let refreshColumns: [any SQLExpression] = [
+        "token_hash", "family_id", "code_hash", "client_id", "user_id", "scope", "created_at", "expires_at",
+        "used_at", "revoked_at",
+    ].map { SQLColumn($0) }
+
+    static func refreshToken(from row: any SQLRow) throws -> RefreshToken {
+        RefreshToken(
+            tokenHash: try row.decode(column: "token_hash", as: String.self),
+            familyID: try row.decode(column: "family_id", as: String.self),
+            codeHash: try row.decode(column: "code_hash", as: String?.self),
+            clientID: try row.decode(column: "client_id", as: String.self),
+            userID: try row.decode(column: "user_id", as: String.self),
+            scope: try row.decode(column: "scope", as: String.self),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+            usedAt: try row.decode(column: "used_at", as: Int64?.self).map(date),
+            revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(date))
+    }
+
+    // MARK: Access tokens
+
+    static func insert(_ token: IssuedAccessToken, _ sql: any SQLDatabase) async throws {
+        try await sql.insert(into: "issued_access_tokens")
+            .columns("jti", "family_id", "client_id", "subject", "issued_at", "expires_at")
+            .values(
+                SQLBind(token.jti), SQLBind(token.familyID), SQLBind(token.clientID), SQLBind(token.subject),
+                SQLBind(Timestamp.micros(token.issuedAt)), SQLBind(Timestamp.micros(token.expiresAt))
+            )
+            .run()
+        if Int.random(in: 0..<200) == 0 {
+            // A record outlives its token only to answer introspection, which says inactive anyway once it expired.
+            let horizon = Timestamp.micros(token.issuedAt) - 86_400 * 1_000_000
+            try await sql.delete(from: "issued_access_tokens").where("expires_at", .lessThan, SQLBind(horizon)).run()
+        }
+    }
+
+    static func accessToken(jti: String, _ sql: any SQLDatabase) async throws -> IssuedAccessToken? {
+        try await sql.select().columns("jti", "family_id", "client_id", "subject", "issued_at", "expires_at", "revoked_at")
+            .from("issued_access_tokens").where("jti", .equal, SQLBind(jti)).first()
+            .map { row in
+                IssuedAccessToken(
+                    jti: try row.decode(column: "jti", as: String.self),
+                    familyID: try row.decode(column: "family_id", as: String?.self),
+                    clientID: try row.decode(column: "client_id", as: String.self),
+                    subject: try row.decode(column: "subject", as: String.self),
+                    issuedAt: date(try row.decode(column: "issued_at", as: Int64.self)),
+                    expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+                    revokedAt: try row.decode(column: "revoked_at", as: Int64?.self).map(date))
+            }
+    }
+
+    static func revokeAccessToken(jti: String, now: Date, _ sql: any SQLDatabase) async throws {
+        try await sql.update("issued_access_tokens").set("revoked_at", to: SQLBind(Timestamp.micros(now)))
+            .where("jti", .equal, SQLBind(jti)).where(SQLColumn("revoked_at"), .is, SQLLiteral.null).run()
+    }
+
+    // MARK: Families
+
+    /// Revokes every refresh and access token of a grant: what a replayed code or refresh token triggers, and
+    /// what revoking a refresh token does (RFC 7009 section 2.1).
+    static func revokeFamily(_ familyID: String, now: Date, _ sql: any SQLDatabase) async throws {
+        let micros = SQLBind(Timestamp.micros(now))
+        try await sql.update("refresh_tokens").set("revoked_at", to: micros)
+            .where("family_id", .equal, SQLBind(familyID)).where(SQLColumn("revoked_at"), .is, SQLLiteral.null).run()
+        try await sql.update("issued_access_tokens").set("revoked_at", to: micros)
+            .where("family_id", .equal, SQLBind(familyID)).where(SQLColumn("revoked_at"), .is, SQLLiteral.null).run()
+    }
+
+    private static func date(_ micros: Int64) -> Date { Timestamp.date(micros: micros) }
+}
