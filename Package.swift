@@ -86,13 +86,24 @@ let package = Package(
         .target(name: "Analytics", dependencies: ["MeridianKit"], swiftSettings: strict),
         .target(
             name: "MeridianTestSupport",
-            dependencies: ["MeridianKit", .product(name: "HummingbirdTesting", package: "hummingbird")],
+            dependencies: [
+                "MeridianKit",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
             path: "Tests/MeridianTestSupport",
             swiftSettings: strict
         ),
         .testTarget(name: "MeridianKitTests", dependencies: ["MeridianKit", "MeridianTestSupport"], swiftSettings: strict),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "MeridianTestSupport"], swiftSettings: strict),
-        .testTarget(name: "UsersTests", dependencies: ["Users", "MeridianTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "UsersTests",
+            dependencies: [
+                "Users", "MeridianTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "MeridianTestSupport"], swiftSettings: strict),
         .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "MeridianTestSupport"], swiftSettings: strict),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "MeridianTestSupport"], swiftSettings: strict),

@@ -24,9 +24,16 @@ public struct GatewayService: Sendable {
     /// Verifies bearer tokens: by default against the users service's JWKS, fetched once and cached, with the
     /// tokens already verified cached by hash until they expire (`verifiedTokens`).
     public let verifier: any AccessTokenVerifier
-    /// The verified tokens of the default verifier: every authenticated request looks its token up here first,
-    /// so a token's signature is checked once, not per request.
+    /// The verified tokens of the default verifier (unused when another verifier is given): every authenticated
+    /// request looks its token up here first, so a token's signature is checked once, not per request.
     public let verifiedTokens: VerifiedTokenCache
+
+    /// The path prefixes the gateway forwards (each also matches everything below it), for tests that tell its
+    /// own routes from the services' routes it stands for.
+    public static var proxiedPrefixes: [String] { Upstream.routes.map(\.prefix) }
+
+    /// The rule of every route the gateway serves: tokens are required everywhere but on the public list.
+    public static var accessTable: RouteAccessTable { GatewayAccess.table }
 
     /// Checks every upstream URL and loads the OpenAPI document; a bad setting fails here, at start-up.
     /// `verifier` replaces the JWKS verifier of the users service (tests of other key sources).
@@ -49,11 +56,14 @@ public struct GatewayService: Sendable {
         self.openAPI = try OpenAPIRoute()
         let verifiedTokens = VerifiedTokenCache()
         self.verifiedTokens = verifiedTokens
-        self.verifier =
-            verifier
-            ?? JWKSTokenVerifier(
+        if let verifier {
+            self.verifier = verifier
+        } else {
+            let usersURL = try settings.url(of: Upstream.identityService)
+            self.verifier = JWKSTokenVerifier(
                 issuer: settings.issuer, cache: verifiedTokens, logger: logger,
-                source: JWKSTokenVerifier.jwks(at: upstreams["users"]!.baseURL))
+                source: JWKSTokenVerifier.jwks(at: usersURL))
+        }
         self.metrics = ServiceMetrics(service: GatewayService.name)
         self.readiness = Readiness()
     }
@@ -62,7 +72,7 @@ public struct GatewayService: Sendable {
     public func makeRouter(client: HTTPClient) -> Router<MeridianRequestContext> {
         let router = ServiceHost.makeRouter(metrics: metrics, readiness: readiness)
         // Before the routes it guards: Hummingbird applies router middleware only to routes added after it.
-        router.add(middleware: AccessControlMiddleware(table: GatewayAccess.table, verifier: verifier))
+        router.add(middleware: AccessControlMiddleware(table: GatewayService.accessTable, verifier: verifier))
         openAPI.register(on: router)
         let proxy = ReverseProxy(client: client, maxRequestBodySize: options.maxRequestBodySize)
         ProxyRoutes(proxy: proxy, upstreams: upstreams).register(on: router)
@@ -76,7 +86,7 @@ public struct GatewayService: Sendable {
     ) -> some ApplicationProtocol {
         let client = UpstreamClient.make(options: options)
         var services: [any Service] = [UpstreamClientService(client: client)]
-        if let verifier = verifier as? JWKSTokenVerifier, let users = upstreams["users"] {
+        if let verifier = verifier as? JWKSTokenVerifier, let users = upstreams[Upstream.identityService] {
             services.append(
                 SigningKeysWarmup(
                     verifier: verifier, users: ServiceClient(service: users.service, baseURL: users.baseURL),

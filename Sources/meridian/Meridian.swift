@@ -10,13 +10,14 @@ struct Meridian: AsyncParsableCommand {
         discussion: """
             Every option can also come from the environment (MERIDIAN_ + the option's name in upper case with \
             underscores, e.g. MERIDIAN_DATABASE_URL, MERIDIAN_LISTEN, MERIDIAN_USERS_URL, MERIDIAN_DATA_DIR, \
-            MERIDIAN_LOG_LEVEL) or from a JSON file given with --config (nested keys: \
+            MERIDIAN_LOG_LEVEL, MERIDIAN_ISSUER, MERIDIAN_ADMIN_PASSWORD) or from a JSON file given with --config (nested keys: \
             {"database": {"url": "…"}, "users": {"url": "…", "timeout": "10"}}). Flags win over the environment, \
             which wins over the file.
             """,
         subcommands: [
             ServeCommand.self, GatewayCommand.self, UsersCommand.self, OrdersCommand.self,
-            NotificationsCommand.self, AnalyticsCommand.self, MigrateCommand.self,
+            NotificationsCommand.self, AnalyticsCommand.self, MigrateCommand.self, AdminCommand.self,
+            KeysCommand.self, LoginCommand.self,
         ]
     )
 }

@@ -9,11 +9,17 @@ import MeridianTestSupport
 import Testing
 
 @Suite struct AnalyticsServiceTests {
-    static func makeService(_ engine: DatabaseEngine) throws -> AnalyticsService {
-        let settings = ServiceSettings(
+    static func settings(_ engine: DatabaseEngine, serviceURLs: [String: String] = [:]) -> ServiceSettings {
+        ServiceSettings(
             name: AnalyticsService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
-            databaseURL: TestDatabase.url(engine, service: AnalyticsService.name))
-        return try AnalyticsService(settings: settings, logger: Logger(label: AnalyticsService.name))
+            databaseURL: TestDatabase.url(engine, service: AnalyticsService.name), serviceURLs: serviceURLs,
+            issuer: TestTokens.issuer)
+    }
+
+    static func makeService(_ engine: DatabaseEngine, tokens: TestTokens? = nil) async throws -> AnalyticsService {
+        let verifier = if let tokens { tokens.verifier } else { await TestTokens.make().verifier }
+        return try AnalyticsService(
+            settings: settings(engine), logger: Logger(label: AnalyticsService.name), verifier: verifier)
     }
 
     static func json(_ buffer: ByteBuffer) throws -> [String: Any] {
@@ -22,7 +28,7 @@ import Testing
 
     @Test(arguments: TestDatabase.engines)
     func startsMigratedAndReady(_ engine: DatabaseEngine) async throws {
-        let service = try Self.makeService(engine)
+        let service = try await Self.makeService(engine)
         try await service.makeApplication().test(.router) { client in
             let ready = try await client.execute(uri: "/readyz", method: .get)
             #expect(ready.status == .ok)
@@ -42,7 +48,7 @@ import Testing
 
     @Test(arguments: TestDatabase.engines)
     func notReadyBeforeMigrations(_ engine: DatabaseEngine) async throws {
-        let service = try Self.makeService(engine)
+        let service = try await Self.makeService(engine)
         // The router with only the database beside it: nothing runs the migrations, so no readiness.
         try await Application(router: service.makeRouter(), services: [service.database]).test(.router) { client in
             let ready = try await client.execute(uri: "/readyz", method: .get)
@@ -55,7 +61,7 @@ import Testing
 
     @Test(arguments: TestDatabase.engines)
     func migrateIsIdempotent(_ engine: DatabaseEngine) async throws {
-        let service = try Self.makeService(engine)
+        let service = try await Self.makeService(engine)
         try await service.makeApplication().test(.router) { _ in
             // The application already migrated on start-up; a second run finds nothing to do.
             let applied = try await service.migrate()
@@ -65,7 +71,7 @@ import Testing
 
     @Test(arguments: TestDatabase.engines)
     func unknownRouteIsProblem404(_ engine: DatabaseEngine) async throws {
-        let service = try Self.makeService(engine)
+        let service = try await Self.makeService(engine)
         try await service.makeApplication().test(.router) { client in
             let response = try await client.execute(uri: "/api/analytics/nothing-here", method: .get)
             #expect(response.status == .notFound)
@@ -79,7 +85,7 @@ import Testing
 
     @Test(arguments: TestDatabase.engines)
     func servesOverALiveListenerWithMetrics(_ engine: DatabaseEngine) async throws {
-        let service = try Self.makeService(engine)
+        let service = try await Self.makeService(engine)
         try await service.makeApplication().test(.live) { client in
             #expect(client.port != nil)
             let health = try await client.execute(uri: "/healthz", method: .get)

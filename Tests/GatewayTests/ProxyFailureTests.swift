@@ -10,11 +10,12 @@ import Testing
 @Suite struct ProxyFailureTests {
     @Test func closedUpstreamPortIs503WithRetryAfter() async throws {
         let closed = try await GatewayHarness.closedPort()
-        try await TestUpstream.run(["orders"]) { urls in
+        // users stays up: it publishes the keys the gateway checks tokens with.
+        try await TestUpstream.run(["users", "orders"]) { urls in
             var urls = urls
-            for service in ["users", "notifications", "analytics"] { urls[service] = "http://127.0.0.1:\(closed)" }
+            for service in ["notifications", "analytics"] { urls[service] = "http://127.0.0.1:\(closed)" }
             try await GatewayHarness.run(urls: urls) { client, _ in
-                for path in ["/api/users", "/api/notifications/x"] {
+                for path in ["/api/analytics", "/api/notifications/x"] {
                     let response = try await client.execute(uri: path, method: .get)
                     #expect(response.status == .serviceUnavailable, "\(path)")
                     #expect(response.headers[.contentType] == Problem.contentType)
@@ -22,8 +23,10 @@ import Testing
                     #expect(try GatewayHarness.json(response.body)["status"] as? Int == 503)
                 }
                 // The other upstreams are unaffected.
-                let orders = try await client.execute(uri: "/api/orders", method: .get)
-                #expect(orders.status == .ok)
+                for path in ["/api/orders", "/api/users"] {
+                    let response = try await client.execute(uri: path, method: .get)
+                    #expect(response.status == .ok, "\(path)")
+                }
             }
         }
     }
@@ -66,7 +69,7 @@ import Testing
                 // A chunked body announces no length: it is counted while it streams.
                 try await StreamingClient.with { http in
                     let chunks = [ByteBuffer(repeating: 1, count: 800), ByteBuffer(repeating: 2, count: 800)]
-                    var request = HTTPClientRequest(url: baseURL + "/api/users/upload")
+                    var request = client.request(baseURL + "/api/users/upload")
                     request.method = .POST
                     request.body = .stream(chunks.async, length: .unknown)
                     let response = try await http.execute(request, timeout: .seconds(10))

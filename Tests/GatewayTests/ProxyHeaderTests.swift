@@ -53,10 +53,10 @@ import Testing
 
     @Test func forwardedQuotesHostWithPort() async throws {
         try await TestUpstream.run(GatewayHarness.services) { urls in
-            try await GatewayHarness.run(urls: urls) { _, baseURL in
+            try await GatewayHarness.run(urls: urls) { client, baseURL in
                 try await StreamingClient.with { http in
                     let response = try await http.execute(
-                        HTTPClientRequest(url: baseURL + "/api/users"), timeout: .seconds(10))
+                        client.request(baseURL + "/api/users"), timeout: .seconds(10))
                     let echo = try GatewayHarness.echo(try await response.body.collect(upTo: 1 << 20))
                     let port = URLComponents(string: baseURL)!.port!
                     #expect(echo.values("forwarded") == ["for=127.0.0.1;proto=http;host=\"127.0.0.1:\(port)\""])
@@ -67,9 +67,9 @@ import Testing
 
     @Test func hopByHopRequestHeadersStayOnTheirHop() async throws {
         try await TestUpstream.run(GatewayHarness.services) { urls in
-            try await GatewayHarness.run(urls: urls) { _, baseURL in
+            try await GatewayHarness.run(urls: urls) { client, baseURL in
                 try await StreamingClient.with { http in
-                    var request = HTTPClientRequest(url: baseURL + "/api/users/echo")
+                    var request = client.request(baseURL + "/api/users/echo")
                     request.headers.add(name: "Connection", value: "keep-alive, X-Drop-Me")
                     request.headers.add(name: "X-Drop-Me", value: "1")
                     request.headers.add(name: "Keep-Alive", value: "timeout=5")

@@ -14,10 +14,10 @@ import Testing
     @Test func largeResponseIsStreamed() async throws {
         let hooks = UpstreamHooks()
         try await TestUpstream.run(GatewayHarness.services, hooks: hooks) { urls in
-            try await GatewayHarness.run(urls: urls) { _, baseURL in
+            try await GatewayHarness.run(urls: urls) { client, baseURL in
                 try await StreamingClient.with { http in
                     let response = try await http.execute(
-                        HTTPClientRequest(url: baseURL + "/api/analytics/large?bytes=\(Self.size)"),
+                        client.request(baseURL + "/api/analytics/large?bytes=\(Self.size)"),
                         timeout: .seconds(60))
                     #expect(response.status == .ok)
                     #expect(response.headers["content-type"] == ["application/octet-stream"])
@@ -41,7 +41,7 @@ import Testing
         let hooks = UpstreamHooks()
         try await TestUpstream.run(GatewayHarness.services, hooks: hooks) { urls in
             let options = GatewayOptions(maxRequestBodySize: 16 * 1024 * 1024)
-            try await GatewayHarness.run(urls: urls, options: options) { _, baseURL in
+            try await GatewayHarness.run(urls: urls, options: options) { client, baseURL in
                 try await StreamingClient.with { http in
                     let (chunks, continuation) = AsyncStream<ByteBuffer>.makeStream()
                     let producer = Task {
@@ -55,7 +55,7 @@ import Testing
                         }
                         continuation.finish()
                     }
-                    var request = HTTPClientRequest(url: baseURL + "/api/orders/upload")
+                    var request = client.request(baseURL + "/api/orders/upload")
                     request.method = .POST
                     request.headers.add(name: "Content-Type", value: "application/octet-stream")
                     request.body = .stream(chunks, length: declaredLength ? .known(Int64(Self.size)) : .unknown)

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Synchronization
 
 /// What a test upstream saw of a request, sent back as its response body.
 struct Echo: Codable, Sendable {
@@ -60,8 +61,17 @@ enum Pattern {
     }
 }
 
+/// Counts the requests the upstreams' echo routes answered.
+final class RequestCount: Sendable {
+    private let count = Atomic<Int>(0)
+    func increment() { count.add(1, ordering: .acquiringAndReleasing) }
+    var value: Int { count.load(ordering: .acquiring) }
+}
+
 /// Hooks a test uses to hold an upstream at a chosen point.
 struct UpstreamHooks: Sendable {
+    /// Every request an upstream echoed: a request the gateway refused must leave it unchanged.
+    var echoed = RequestCount()
     /// `GET …/large`: opened by the test once it has the first chunk; the rest is sent after it.
     var firstChunkDelivered = Gate()
     /// `POST …/upload`: opened by the upstream when the first chunk of the request body has arrived.
@@ -71,9 +81,10 @@ struct UpstreamHooks: Sendable {
 }
 
 /// A real HTTP server standing in for a Meridian service: it echoes what it received and has routes that
-/// stream, stall and send hop-by-hop headers.
+/// stream, stall and send hop-by-hop headers. Like the users service, each publishes its issuer's signing keys
+/// at `/.well-known/jwks.json`, which is where the gateway fetches them.
 enum TestUpstream {
-    static func router(name: String, hooks: UpstreamHooks) -> Router<BasicRequestContext> {
+    static func router(name: String, hooks: UpstreamHooks, issuer: TestIssuer) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/**/large") { request, _ -> Response in
             let total = request.uri.queryParameters.get("bytes", as: Int.self) ?? 0
@@ -119,6 +130,17 @@ enum TestUpstream {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: "hop")))
         }
         let echo: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            // Answered here rather than by routes of their own: the router does not fall back from a constant
+            // segment to `/**`, so a `/.well-known/jwks.json` route would hide `/.well-known/other`.
+            if request.method == .get, request.uri.path == "/.well-known/jwks.json" {
+                return Response(
+                    status: .ok,
+                    headers: [.contentType: "application/json", HTTPField.Name("X-Upstream")!: name],
+                    body: .init(byteBuffer: try issuer.servedJWKS()))
+            }
+            // The gateway waits for users to be ready before it fetches the keys; not a request to echo.
+            if request.method == .get, request.uri.path == "/readyz" { return Response(status: .ok) }
+            hooks.echoed.increment()
             var request = request
             let body = try await request.collectBody(upTo: 1 << 20)
             let echo = Echo(
@@ -143,25 +165,25 @@ enum TestUpstream {
 
     /// Runs one upstream per name on loopback ports, then `body` with their base URLs by name.
     static func run<Value: Sendable>(
-        _ names: [String], hooks: UpstreamHooks = UpstreamHooks(),
+        _ names: [String], hooks: UpstreamHooks = UpstreamHooks(), issuer: TestIssuer = .shared,
         _ body: @Sendable ([String: String]) async throws -> Value
     ) async throws -> Value {
-        try await run(names[...], urls: [:], hooks: hooks, body)
+        try await run(names[...], urls: [:], hooks: hooks, issuer: issuer, body)
     }
 
     private static func run<Value: Sendable>(
-        _ names: ArraySlice<String>, urls: [String: String], hooks: UpstreamHooks,
+        _ names: ArraySlice<String>, urls: [String: String], hooks: UpstreamHooks, issuer: TestIssuer,
         _ body: @Sendable ([String: String]) async throws -> Value
     ) async throws -> Value {
         guard let name = names.first else { return try await body(urls) }
         let app = Application(
-            router: router(name: name, hooks: hooks),
+            router: router(name: name, hooks: hooks, issuer: issuer),
             configuration: .init(address: .hostname("127.0.0.1", port: 0)),
             logger: Logger(label: "upstream-\(name)"))
         return try await app.test(.live) { client in
             var urls = urls
             urls[name] = "http://127.0.0.1:\(client.port!)"
-            return try await run(names.dropFirst(), urls: urls, hooks: hooks, body)
+            return try await run(names.dropFirst(), urls: urls, hooks: hooks, issuer: issuer, body)
         }
     }
 }

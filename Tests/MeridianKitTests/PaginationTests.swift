@@ -10,6 +10,7 @@ import Testing
         #expect(!cursor.contains("="))
         #expect(PageRequest.decodeCursor(cursor) == id)
         #expect(PageRequest.decodeCursor("%%%") == nil)
+        #expect(PageRequest.decodeCursor("") == nil)
         #expect(PageRequest.decodeCursor(String(repeating: "A", count: 500)) == nil)
     }
 

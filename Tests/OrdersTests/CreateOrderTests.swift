@@ -245,9 +245,13 @@ import Testing
     /// The real HTTP user directory, pointed at a port where nothing listens.
     @Test(arguments: TestDatabase.engines)
     func unreachableUsersServiceIs503WithRetryAfter(_ engine: DatabaseEngine) async throws {
+        let tokens = await TestTokens.make()
+        let admin = try await tokens.token(.admin, subject: adminID)
         let service = try OrdersService(
-            settings: orderSettings(engine, serviceURLs: ["users": "http://127.0.0.1:1"]), logger: quietLogger())
-        try await service.makeApplication().test(.router) { client in
+            settings: orderSettings(engine, serviceURLs: ["users": "http://127.0.0.1:1"]), logger: quietLogger(),
+            verifier: tokens.verifier)
+        try await service.makeApplication().test(.router) { anonymous in
+            let client = BearerClient(anonymous, token: admin)
             do {
                 let response = try await client.createOrder(orderBody(userID: Identifier.make(prefix: "usr")))
                 #expect(response.status == .serviceUnavailable)
@@ -262,9 +266,18 @@ import Testing
         }
     }
 
-    @Test func theUsersServiceURLIsRequiredWithoutADirectory() {
+    @Test func theUsersServiceURLIsRequiredWithoutADirectory() async {
+        let verifier = await TestTokens.make().verifier
         #expect(throws: ServiceSettings.Missing.self) {
-            try OrdersService(settings: orderSettings(.sqlite), logger: quietLogger())
+            try OrdersService(settings: orderSettings(.sqlite), logger: quietLogger(), verifier: verifier)
+        }
+    }
+
+    /// Tokens are verified against the users service's keys unless a verifier is given.
+    @Test func theUsersServiceURLIsRequiredWithoutAVerifier() {
+        #expect(throws: ServiceSettings.Missing.self) {
+            try OrdersService(
+                settings: orderSettings(.sqlite), logger: quietLogger(), userDirectory: InMemoryUserDirectory([]))
         }
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import MeridianKit
@@ -27,6 +28,57 @@ import Testing
             #expect(other.status == .unprocessableContent)
             #expect(try await h.client.createOrder(body, headers: [.idempotencyKey: "order-2"]).status == .created)
             #expect(try listed(try await h.client.get("/api/orders")).count == 2)
+        }
+    }
+
+    /// A key belongs to the subject that sent it: another caller using the same key neither receives the first
+    /// caller's response nor is refused as if it had reused a key.
+    @Test(arguments: TestDatabase.engines)
+    func keysAreNotSharedBetweenSubjects(_ engine: DatabaseEngine) async throws {
+        try await withOrdersService(engine) { h in
+            // Two staff members send the very same request under the very same key.
+            let body = orderBody(userID: h.userID)
+            let first = try await h.client.createOrder(body, headers: [.idempotencyKey: "shared-key"])
+            let colleague = try await h.client(as: .admin, subject: Identifier.make(prefix: "usr"))
+            let second = try await colleague.createOrder(body, headers: [.idempotencyKey: "shared-key"])
+            #expect(first.status == .created)
+            #expect(second.status == .created)
+            #expect(second.headers[.idempotentReplayed] == nil)
+            #expect(second.headers[.location] != first.headers[.location])
+            // Each still gets its own replay.
+            let replay = try await colleague.createOrder(body, headers: [.idempotencyKey: "shared-key"])
+            #expect(replay.headers[.idempotentReplayed] == "true")
+            #expect(replay.body == second.body)
+
+            // Two customers, each placing its own order under the same key: no 422 for a "different body".
+            let alice = try await h.client(as: .customer, subject: h.userID)
+            let bob = try await h.client(as: .customer, subject: otherUserID)
+            let fromAlice = try await alice.createOrder(body, headers: [.idempotencyKey: "my-order"])
+            let fromBob = try await bob.createOrder(
+                orderBody(userID: otherUserID), headers: [.idempotencyKey: "my-order"])
+            #expect(fromAlice.status == .created)
+            #expect(fromBob.status == .created)
+            #expect(try object(fromBob)["user_id"] as? String == otherUserID)
+            #expect(try listed(try await h.client.get("/api/orders")).count == 4)
+        }
+    }
+
+    /// Access is decided before a key is looked at: a request refused for want of a token is not remembered, so
+    /// the same request with a token and the same key runs.
+    @Test(arguments: TestDatabase.engines)
+    func aRefusedRequestDoesNotUseUpItsKey(_ engine: DatabaseEngine) async throws {
+        try await withOrdersService(engine) { h in
+            let body = orderBody(userID: h.userID)
+            let anonymous = try await h.client(token: nil).createOrder(body, headers: [.idempotencyKey: "first-try"])
+            #expect(anonymous.status == .unauthorized)
+            let expired = try await h.tokens.token(.admin, subject: adminID, issuedAt: Date().addingTimeInterval(-3600))
+            let stale = try await h.client(token: expired).createOrder(body, headers: [.idempotencyKey: "first-try"])
+            #expect(stale.status == .unauthorized)
+
+            let signedIn = try await h.client.createOrder(body, headers: [.idempotencyKey: "first-try"])
+            #expect(signedIn.status == .created)
+            #expect(signedIn.headers[.idempotentReplayed] == nil)
+            #expect(try listed(try await h.client.get("/api/orders")).count == 1)
         }
     }
 

@@ -25,7 +25,7 @@ final class InMemoryUserDirectory: UserDirectory {
     /// The user ids the service asked about, in order.
     var questions: [String] { asked.withLock { $0 } }
 
-    func exists(userID: String, requestID: String) async throws -> Bool {
+    func exists(userID: String, requestID: String, authorization: String?) async throws -> Bool {
         asked.withLock { $0.append(userID) }
         return users.contains(userID)
     }
@@ -33,13 +33,29 @@ final class InMemoryUserDirectory: UserDirectory {
 
 /// A running orders service on a fresh database, with the handles tests need.
 struct OrdersHarness: Sendable {
-    let client: any TestClientProtocol
+    /// Sends every request as an administrator (every permission), so that tests of the order rules are not
+    /// about access; `client(as:subject:)` and `anonymous` are for the tests that are.
+    let client: BearerClient
+    /// Sends requests without a token.
+    let anonymous: any TestClientProtocol
+    let tokens: TestTokens
     let service: OrdersService
     let provider: TestPaymentProvider
     let users: InMemoryUserDirectory
     /// A user the directory knows.
     let userID: String
+
+    /// A client presenting a fresh token of `role` for `subject`.
+    func client(as role: BuiltInRole, subject: String) async throws -> BearerClient {
+        BearerClient(anonymous, token: try await tokens.token(role, subject: subject))
+    }
+
+    /// A client presenting `token` (nil: none).
+    func client(token: String?) -> BearerClient { BearerClient(anonymous, token: token) }
 }
+
+/// The subject of the harness's administrator token.
+let adminID = Identifier.make(prefix: "usr")
 
 /// Runs `test` against an orders service on a fresh database of `engine`, through the router test framework
 /// (which runs the database service and the migrations first). A PostgreSQL schema is dropped afterwards unless
@@ -55,15 +71,19 @@ func withOrdersService<T: Sendable>(
     let provider = TestPaymentProvider()
     let userID = Identifier.make(prefix: "usr")
     let users = InMemoryUserDirectory([userID, otherUserID])
+    let tokens = await TestTokens.make()
+    let admin = try await tokens.token(.admin, subject: adminID)
     var settings = orderSettings(engine)
     if let databaseURL { settings.databaseURL = databaseURL }
     let service = try OrdersService(
         settings: settings, logger: quietLogger(), paymentProvider: paymentProvider?(provider) ?? provider,
-        userDirectory: users)
+        userDirectory: users, verifier: tokens.verifier)
     return try await service.makeApplication().test(.router) { client in
         do {
             let result = try await test(
-                OrdersHarness(client: client, service: service, provider: provider, users: users, userID: userID))
+                OrdersHarness(
+                    client: BearerClient(client, token: admin), anonymous: client, tokens: tokens, service: service,
+                    provider: provider, users: users, userID: userID))
             if !keepDatabase { try await dropSchema(service) }
             return result
         } catch {
@@ -79,7 +99,8 @@ let otherUserID = Identifier.make(prefix: "usr")
 func orderSettings(_ engine: DatabaseEngine, serviceURLs: [String: String] = [:]) -> ServiceSettings {
     ServiceSettings(
         name: OrdersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
-        databaseURL: TestDatabase.url(engine, service: OrdersService.name), serviceURLs: serviceURLs)
+        databaseURL: TestDatabase.url(engine, service: OrdersService.name), serviceURLs: serviceURLs,
+        issuer: TestTokens.issuer)
 }
 
 func quietLogger() -> Logger {

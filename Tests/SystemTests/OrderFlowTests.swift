@@ -29,7 +29,7 @@ import Testing
     @Test(arguments: TestDatabase.engines)
     func wholeFlowThroughTheGateway(_ engine: DatabaseEngine) async throws {
         try await Platform.run(.fresh(engine)) { platform in
-            let api = APIClient(baseURL: platform.gatewayURL)
+            let api = platform.admin
             let userID = try await createUser(api, email: "ada@example.com")
 
             let created = try await createOrder(api, userID: userID)
@@ -76,7 +76,7 @@ import Testing
     @Test(arguments: TestDatabase.engines)
     func ordersForUnknownUsersAreRefusedByAskingTheUsersService(_ engine: DatabaseEngine) async throws {
         try await Platform.run(.fresh(engine)) { platform in
-            let api = APIClient(baseURL: platform.gatewayURL)
+            let api = platform.admin
             let reply = try await createOrder(api, userID: Identifier.make(prefix: "usr"))
             #expect(reply.status == 422)
             let fields = (reply.json["errors"] as? [[String: Any]] ?? []).compactMap { $0["field"] as? String }
@@ -88,13 +88,13 @@ import Testing
     func dataSurvivesARestart(_ engine: DatabaseEngine) async throws {
         let databases = Platform.Databases.fresh(engine)
         let (userID, orderID) = try await Platform.run(databases) { platform in
-            let api = APIClient(baseURL: platform.gatewayURL)
+            let api = platform.admin
             let userID = try await createUser(api, email: "restart@example.com")
             let order = try await createOrder(api, userID: userID)
             return (userID, try #require(order.json["id"] as? String))
         }
         try await Platform.run(databases) { platform in
-            let api = APIClient(baseURL: platform.gatewayURL)
+            let api = platform.admin
             #expect(try await api.send(.GET, "/api/users/\(userID)").status == 200)
             let order = try await api.send(.GET, "/api/orders/\(orderID)")
             #expect(order.status == 200)
@@ -102,9 +102,27 @@ import Testing
         }
     }
 
+    @Test(arguments: TestDatabase.engines)
+    func theGatewayRefusesRequestsWithoutAValidToken(_ engine: DatabaseEngine) async throws {
+        try await Platform.run(.fresh(engine)) { platform in
+            let missing = try await platform.anonymous.send(.GET, "/api/orders")
+            #expect(missing.status == 401)
+            #expect(missing.headers.first(name: "WWW-Authenticate")?.hasPrefix("Bearer") == true)
+            let forged = APIClient(baseURL: platform.gatewayURL, token: platform.adminToken + "x")
+            let invalid = try await forged.send(.GET, "/api/orders")
+            #expect(invalid.status == 401)
+            #expect(invalid.headers.first(name: "WWW-Authenticate")?.contains("invalid_token") == true)
+            // Straight to the service, bypassing the gateway, the token is checked again.
+            let direct = APIClient(baseURL: platform.serviceURLs["orders"]!, token: nil)
+            #expect(try await direct.send(.GET, "/api/orders").status == 401)
+            let directAdmin = APIClient(baseURL: platform.serviceURLs["orders"]!, token: platform.adminToken)
+            #expect(try await directAdmin.send(.GET, "/api/orders").status == 200)
+        }
+    }
+
     @Test func requestIDsCrossTheGateway() async throws {
         try await Platform.run(.fresh(.sqlite)) { platform in
-            let api = APIClient(baseURL: platform.gatewayURL)
+            let api = platform.admin
             let reply = try await api.send(.GET, "/api/users", headers: [("X-Request-Id", "trace-me-42")])
             #expect(reply.status == 200)
             #expect(reply.headers.first(name: "X-Request-Id") == "trace-me-42")

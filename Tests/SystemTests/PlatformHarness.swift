@@ -32,6 +32,15 @@ struct Platform: Sendable {
 
     let gatewayURL: String
     let serviceURLs: [String: String]
+    /// An access token of the built-in admin, obtained through the real authorization-code flow.
+    let adminToken: String
+
+    static let adminPassword = "system-test-admin-password"
+
+    /// A client of the gateway acting as the admin.
+    var admin: APIClient { APIClient(baseURL: gatewayURL, token: adminToken) }
+    /// A client of the gateway with no token.
+    var anonymous: APIClient { APIClient(baseURL: gatewayURL, token: nil) }
 
     /// Starts the platform, runs `body`, then shuts it down gracefully.
     static func run<T: Sendable>(
@@ -61,11 +70,12 @@ struct Platform: Sendable {
 
             let users = try UsersService(settings: settings("users"), logger: logger, bcryptCost: 4)
             urls["users"] = try await start { users.makeApplication(onServerRunning: $0) }
+            try await users.ensureAdmin(dataDirectory: TestDatabase.temporaryDirectory(), password: adminPassword)
             let orders = try OrdersService(settings: settings("orders", urls), logger: logger)
             urls["orders"] = try await start { orders.makeApplication(onServerRunning: $0) }
-            let notifications = try NotificationsService(settings: settings("notifications"), logger: logger)
+            let notifications = try NotificationsService(settings: settings("notifications", urls), logger: logger)
             urls["notifications"] = try await start { notifications.makeApplication(onServerRunning: $0) }
-            let analytics = try AnalyticsService(settings: settings("analytics"), logger: logger)
+            let analytics = try AnalyticsService(settings: settings("analytics", urls), logger: logger)
             urls["analytics"] = try await start { analytics.makeApplication(onServerRunning: $0) }
             let gateway = try GatewayService(settings: settings("gateway", urls), logger: logger)
             let gatewayURL = try await start { gateway.makeApplication(onServerRunning: $0) }
@@ -76,7 +86,9 @@ struct Platform: Sendable {
                 try await group.waitForAll()
             }
             do {
-                let result = try await body(Platform(gatewayURL: gatewayURL, serviceURLs: urls))
+                let token = try await SignIn(gatewayURL: gatewayURL).accessToken(
+                    email: UsersService.adminEmail, password: adminPassword)
+                let result = try await body(Platform(gatewayURL: gatewayURL, serviceURLs: urls, adminToken: token))
                 try await stop()
                 return result
             } catch {
@@ -90,6 +102,15 @@ struct Platform: Sendable {
 /// A small JSON client for the tests: real HTTP through AsyncHTTPClient.
 struct APIClient: Sendable {
     let baseURL: String
+    /// Sent as `Authorization: Bearer …` when present.
+    var token: String?
+
+    /// Redirects are answers to inspect here (the authorization endpoint's 302), never to follow.
+    static let http: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     struct Reply: Sendable {
         let status: Int
@@ -103,7 +124,8 @@ struct APIClient: Sendable {
     }
 
     func send(
-        _ method: HTTPMethod, _ path: String, json: String? = nil, headers: [(String, String)] = []
+        _ method: HTTPMethod, _ path: String, json: String? = nil, form: [(String, String)]? = nil,
+        headers: [(String, String)] = []
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -111,8 +133,13 @@ struct APIClient: Sendable {
             request.body = .bytes(ByteBuffer(string: json))
             request.headers.add(name: "Content-Type", value: "application/json")
         }
+        if let form {
+            request.body = .bytes(ByteBuffer(string: SignIn.formEncode(form)))
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        }
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (name, value) in headers { request.headers.add(name: name, value: value) }
-        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        let response = try await APIClient.http.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 16 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: body)
     }

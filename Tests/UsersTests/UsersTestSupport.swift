@@ -13,8 +13,24 @@ import Testing
 
 /// Runs `test` against a users service on a fresh database of `engine`, through the router test framework
 /// (which runs the database service and the migrations first). A PostgreSQL schema is dropped afterwards.
+///
+/// The client sends an administrator's access token with every request that has no Authorization header of
+/// its own (`client.anonymous` sends none), so route tests exercise the handlers behind the access table.
 func withUsersService<T: Sendable>(
     _ engine: DatabaseEngine,
+    _ test: @Sendable (AuthorizedClient, UsersService) async throws -> T
+) async throws -> T {
+    try await withRawUsersService(engine) { client, service in
+        let token = try await mintAccessToken(service, roles: [BuiltInRole.admin.rawValue])
+        return try await test(AuthorizedClient(base: client, bearer: token), service)
+    }
+}
+
+/// A users service whose client sends exactly what the test says: the OAuth flows and the access rules.
+func withRawUsersService<T: Sendable>(
+    _ engine: DatabaseEngine, selfRegistration: Bool = false,
+    configure: @Sendable (inout AuthorizationServerSettings) -> Void = { _ in },
+    now: @escaping @Sendable () -> Date = Date.init,
     _ test: @Sendable (any TestClientProtocol, UsersService) async throws -> T
 ) async throws -> T {
     var logger = Logger(label: "users-tests")
@@ -23,7 +39,9 @@ func withUsersService<T: Sendable>(
         name: UsersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
         databaseURL: TestDatabase.url(engine, service: UsersService.name))
     // bcrypt's minimum cost keeps the suite fast; the cost itself has its own tests.
-    let service = try UsersService(settings: settings, logger: logger, bcryptCost: 4)
+    let service = try UsersService(
+        settings: settings, logger: logger, bcryptCost: 4, issuer: testIssuer, selfRegistration: selfRegistration,
+        configure: configure, now: now)
     return try await service.makeApplication().test(.router) { client in
         do {
             let result = try await test(client, service)
@@ -35,6 +53,45 @@ func withUsersService<T: Sendable>(
         }
     }
 }
+
+let testIssuer = "https://meridian.test"
+
+/// Sends an `Authorization: Bearer` token with every request that carries no Authorization header itself.
+struct AuthorizedClient: TestClientProtocol {
+    let base: any TestClientProtocol
+    let bearer: String
+
+    var port: Int? { base.port }
+    /// The same service without the token.
+    var anonymous: any TestClientProtocol { base }
+
+    func executeRequest(
+        uri: String, method: HTTPRequest.Method, headers: HTTPFields, body: ByteBuffer?
+    ) async throws -> TestResponse {
+        var headers = headers
+        if headers[.authorization] == nil { headers[.authorization] = "Bearer \(bearer)" }
+        return try await base.executeRequest(uri: uri, method: method, headers: headers, body: body)
+    }
+}
+
+/// An access token signed with the service's own keyring, for route tests that are about the routes rather
+/// than about how tokens are obtained (the OAuth tests obtain theirs through the real flow).
+func mintAccessToken(
+    _ service: UsersService, subject: String = Identifier.make(prefix: User.idPrefix), roles: [String],
+    permissions: Set<Permission>? = nil, clientID: String = OAuthClient.cliID
+) async throws -> String {
+    let granted = permissions ?? roles.reduce(into: Set<Permission>()) { set, role in
+        set.formUnion(BuiltInRole(rawValue: role)?.permissions ?? [])
+    }
+    let now = Date()
+    let claims = AccessTokenClaims(
+        issuer: service.issuer, subject: subject, issuedAt: now, expiresAt: now.addingTimeInterval(600),
+        tokenID: Identifier.make(prefix: "tok"), clientID: clientID, scope: "api", roles: roles,
+        permissions: granted.sorted())
+    return try await service.keyring.signer().sign(claims)
+}
+
+func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
 
 private func dropSchema(_ service: UsersService) async throws {
     if let postgres = service.database as? PostgresDatabase { try await postgres.dropSchema() }

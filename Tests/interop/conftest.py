@@ -3,6 +3,10 @@
 Every server gets free loopback ports, its own temporary data directory and, on PostgreSQL, its own fresh
 database (created from `MERIDIAN_TEST_POSTGRES_URL`, dropped afterwards). A server is stopped with SIGTERM and
 must exit with status 0: a graceful shutdown is part of what the suites check.
+
+Every `/api` route needs an access token, so each server starts with a known admin password
+(`MERIDIAN_ADMIN_PASSWORD`) and the suites sign in as that admin through the real authorization code flow with
+PKCE (`Meridian.api` is a session that carries the admin's token and refreshes it before it expires).
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from typing import Callable, Iterator
 import pytest
 import requests
 
+from oauth_support import ADMIN_EMAIL, OAuthFlowError, TokenSet, sign_in_with_code_flow
+from support import ApiSession, BearerAuth
+
 REPO = Path(__file__).resolve().parents[2]
 # Every server's log is copied here when it is torn down, so a failure can be read after the run.
 LOG_DIR = REPO / ".tmp" / "interop-logs"
@@ -34,6 +41,8 @@ CRASH_MARKERS = re.compile(r"Fatal error|Assertion failed|Precondition failed|Cr
 ENGINES = ["sqlite", "postgres"]
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 30.0
+# The first admin's password: 12 to 72 bytes, like every password.
+ADMIN_PASSWORD = "interop admin " + secrets.token_hex(12)
 
 
 def meridian_binary() -> Path:
@@ -126,6 +135,8 @@ class Meridian:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     exit_codes: list[int] = field(default_factory=list)
+    admin_password: str = ADMIN_PASSWORD
+    _admin_tokens: TokenSet | None = None
 
     @property
     def url(self) -> str:
@@ -156,9 +167,31 @@ class Meridian:
             command += ["--database-url", self.database_url]
         return command
 
+    @property
+    def api(self) -> ApiSession:
+        """A session on the gateway that acts as the admin: relative paths are under `url`."""
+        return ApiSession(self.url, auth=BearerAuth(self.admin_token))
+
+    def api_at(self, base_url: str) -> ApiSession:
+        """The same, on another base URL (a service behind the gateway)."""
+        return ApiSession(base_url, auth=BearerAuth(self.admin_token))
+
+    def admin_token(self) -> str:
+        """A current access token of the admin: signed in once with the code flow, refreshed (rotating the refresh
+        token) when less than a minute of it is left."""
+        if self._admin_tokens is None:
+            self._admin_tokens = sign_in_with_code_flow(self.url, ADMIN_EMAIL, self.admin_password)
+        elif self._admin_tokens.expires_soon():
+            self._admin_tokens = self._admin_tokens.refreshed(self.url)
+        return self._admin_tokens.access_token
+
+    def sign_in(self, email: str, password: str) -> TokenSet:
+        """Tokens of any account, through the code flow of the built-in public client."""
+        return sign_in_with_code_flow(self.url, email, password)
+
     def start(self) -> None:
         assert self.process is None, "already running"
-        env = {**os.environ, "MERIDIAN_BCRYPT_COST": "4"}
+        env = {**os.environ, "MERIDIAN_BCRYPT_COST": "4", "MERIDIAN_ADMIN_PASSWORD": self.admin_password}
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=self.data_dir
@@ -167,22 +200,31 @@ class Meridian:
         self._wait_until_ready()
 
     def _wait_until_ready(self) -> None:
-        """Ready means the gateway says so and both business services answer through it."""
+        """Ready means the gateway says so, the admin can sign in through it, and both business services accept
+        the admin's token through it (so the gateway and the services have the signing keys)."""
         deadline = time.monotonic() + START_TIMEOUT
-        probes = [f"{self.url}/readyz", f"{self.url}/api/users?limit=1", f"{self.url}/api/orders?limit=1"]
+        probes = ["/readyz", "/.well-known/oauth-authorization-server", "sign-in", "/api/users?limit=1", "/api/orders?limit=1"]
         pending = list(probes)
+        last = ""
         while pending:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"meridian serve exited with {self.process.returncode} while starting\n{self.log_tail()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"meridian serve was not ready after {START_TIMEOUT:.0f} s\n{self.log_tail()}")
+                raise RuntimeError(f"meridian serve was not ready after {START_TIMEOUT:.0f} s ({last})\n{self.log_tail()}")
             try:
-                if requests.get(pending[0], timeout=2).status_code == 200:
+                if pending[0] == "sign-in":
+                    self.admin_token()
                     pending.pop(0)
                     continue
-            except requests.RequestException:
-                pass
+                headers = {"Authorization": f"Bearer {self.admin_token()}"} if pending[0].startswith("/api/") else {}
+                response = requests.get(self.url + pending[0], headers=headers, timeout=2)
+                if response.status_code == 200:
+                    pending.pop(0)
+                    continue
+                last = f"{pending[0]}: {response.status_code}"
+            except (requests.RequestException, OAuthFlowError) as error:
+                last = f"{pending[0]}: {error}"
             time.sleep(0.1)
 
     def stop(self) -> int:

@@ -1,16 +1,48 @@
-"""Small helpers the interop suites share: making users and orders through the public API, and reading problems."""
+"""Small helpers the interop suites share: an authenticated session on the API, making users and orders through
+it, and reading problems."""
 
 from __future__ import annotations
 
 import re
 import secrets
-from typing import Any
+from typing import Any, Callable
 
 import requests
 
 PROBLEM_BASE = "https://meridian.dev/problems/"
 TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 TIMEOUT = 30
+
+
+class BearerAuth(requests.auth.AuthBase):
+    """Sends `Authorization: Bearer <token>`, asking `token()` for the current one on every request."""
+
+    def __init__(self, token: Callable[[], str]) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token()}"
+        return request
+
+
+class ApiSession(requests.Session):
+    """A session on one base URL: `api.get("/api/orders")` goes to `<base>/api/orders`; full URLs go where they
+    say. Every request has a timeout unless it names one."""
+
+    def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None) -> None:
+        super().__init__()
+        self.base_url = base_url
+        self.auth = auth
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if isinstance(url, str) and url.startswith("/"):
+            url = self.base_url + url
+        kwargs.setdefault("timeout", TIMEOUT)
+        return super().request(method, url, *args, **kwargs)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
 
 
 def unique_email() -> str:
@@ -37,28 +69,30 @@ def order_body(user_id: str, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def create_user(base: str, **overrides: Any) -> dict[str, Any]:
-    body = {"email": unique_email(), "name": "Ada Lovelace", "password": "correct horse battery staple"}
+# The password `create_user` gives every account, so that tests can sign in as it.
+USER_PASSWORD = "correct horse battery staple"
+
+
+def create_user(api: requests.Session, **overrides: Any) -> dict[str, Any]:
+    body = {"email": unique_email(), "name": "Ada Lovelace", "password": USER_PASSWORD}
     body.update(overrides)
-    response = requests.post(f"{base}/api/users", json=body, timeout=TIMEOUT)
+    response = api.post("/api/users", json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def create_order(base: str, user_id: str, **overrides: Any) -> requests.Response:
-    response = requests.post(f"{base}/api/orders", json=order_body(user_id, **overrides), timeout=TIMEOUT)
+def create_order(api: requests.Session, user_id: str, **overrides: Any) -> requests.Response:
+    response = api.post("/api/orders", json=order_body(user_id, **overrides))
     assert response.status_code == 201, response.text
     return response
 
 
-def pay(base: str, order_id: str, method: str = "tok_visa", **kwargs: Any) -> requests.Response:
-    return requests.post(
-        f"{base}/api/orders/{order_id}/payments", json={"payment_method": method}, timeout=TIMEOUT, **kwargs
-    )
+def pay(api: requests.Session, order_id: str, method: str = "tok_visa", **kwargs: Any) -> requests.Response:
+    return api.post(f"/api/orders/{order_id}/payments", json={"payment_method": method}, **kwargs)
 
 
-def get_order(base: str, order_id: str) -> requests.Response:
-    response = requests.get(f"{base}/api/orders/{order_id}", timeout=TIMEOUT)
+def get_order(api: requests.Session, order_id: str) -> requests.Response:
+    response = api.get(f"/api/orders/{order_id}")
     assert response.status_code == 200, response.text
     return response
 

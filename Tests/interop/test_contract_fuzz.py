@@ -10,6 +10,10 @@ operation. Each response must:
 - reject data the document says is invalid (a 2xx for an invalid request is a contract break).
 
 Random ids would only ever find 404s, so part of the valid cases are pointed at users and orders that exist.
+
+Every request carries the admin's access token (a Schemathesis auth provider that signs in with the code flow and
+refreshes before the token expires), so the fuzzer reaches the handlers behind the token check instead of
+bouncing off it with 401s. The OAuth endpoints and the discovery documents are fuzzed too: they are public.
 """
 
 from __future__ import annotations
@@ -27,7 +31,18 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
 from conftest import Meridian, MeridianFactory
-from support import TIMEOUT, assert_problem, create_order, create_user, error_fields, order_body, pay, unique_email
+from support import (
+    TIMEOUT,
+    ApiSession,
+    assert_problem,
+    bearer,
+    create_order,
+    create_user,
+    error_fields,
+    order_body,
+    pay,
+    unique_email,
+)
 
 # Bounded so that the whole interop suite stays within a few minutes; raise it locally to dig deeper.
 MAX_EXAMPLES = int(os.environ.get("MERIDIAN_FUZZ_EXAMPLES", "40"))
@@ -42,8 +57,9 @@ CHECKS = [
 ]
 
 
-# What counts as refusing a request the document calls invalid.
-REFUSALS = ["400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428", "429", "5xx"]
+# What counts as refusing a request the document calls invalid. The authorization endpoint refuses a request
+# whose client and redirect URI are sound by redirecting the error to that URI (RFC 6749 section 4.1.2.1): 302.
+REFUSALS = ["302", "400", "401", "403", "404", "405", "406", "409", "412", "413", "415", "422", "428", "429", "5xx"]
 
 
 def fuzz_config(base_url: str) -> SchemathesisConfig:
@@ -69,16 +85,18 @@ def fuzz_config(base_url: str) -> SchemathesisConfig:
     )
 
 
-def seed(base: str) -> dict[str, list[str]]:
-    """Users and orders in each status the fuzzer can then read, change, pay and cancel."""
-    users = [create_user(base)["id"] for _ in range(2)]
-    pending = create_order(base, users[0]).json()["id"]
-    paid = create_order(base, users[0]).json()["id"]
-    assert pay(base, paid).status_code == 201
-    fulfilled = create_order(base, users[1]).json()["id"]
-    assert pay(base, fulfilled).status_code == 201
-    assert requests.put(f"{base}/api/orders/{fulfilled}", json={"status": "fulfilled"}, timeout=TIMEOUT).status_code == 200
-    return {"users": users, "orders": [pending, paid, fulfilled]}
+def seed(api: ApiSession) -> dict[str, list[str]]:
+    """Users, orders in each status and a custom role that the fuzzer can then read, change, pay and cancel."""
+    users = [create_user(api)["id"] for _ in range(2)]
+    pending = create_order(api, users[0]).json()["id"]
+    paid = create_order(api, users[0]).json()["id"]
+    assert pay(api, paid).status_code == 201
+    fulfilled = create_order(api, users[1]).json()["id"]
+    assert pay(api, fulfilled).status_code == 201
+    assert api.put(f"/api/orders/{fulfilled}", json={"status": "fulfilled"}).status_code == 200
+    role = api.post("/api/roles", json={"name": "fuzz-clerk", "permissions": ["orders:read"]})
+    assert role.status_code == 201, role.text
+    return {"users": users, "orders": [pending, paid, fulfilled], "roles": ["fuzz-clerk", "customer", "support"]}
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +113,22 @@ def fuzz_target(engine: str, interop_root: Path) -> Iterator[Meridian]:
 def api_schema(fuzz_target: Meridian) -> Any:
     base = fuzz_target.url
     schema = schemathesis.openapi.from_url(f"{base}/api/openapi.yaml", config=fuzz_config(base))
-    point_at_known_resources(schema, seed(base))
+    authenticate_as_admin(schema, fuzz_target)
+    point_at_known_resources(schema, seed(fuzz_target.api))
     return schema
+
+
+def authenticate_as_admin(schema: Any, server: Meridian) -> None:
+    """Every generated request carries a current admin token (its other headers stay as generated)."""
+
+    @schema.auth(refresh_interval=None)
+    class AdminToken:
+        def get(self, case: Any, context: Any) -> str:
+            # The server's own cache refreshes the token a minute before it expires.
+            return server.admin_token()
+
+        def set(self, case: Any, data: str, context: Any) -> None:
+            case.headers = {**(case.headers or {}), **bearer(data)}
 
 
 def point_at_known_resources(schema: Any, known: dict[str, list[str]]) -> None:
@@ -112,6 +144,10 @@ def point_at_known_resources(schema: Any, known: dict[str, list[str]]) -> None:
         if path_is_valid and "id" in (case.path_parameters or {}):
             pool = known["users"] if case.operation.path.startswith("/api/users/") else known["orders"]
             strategy = strategy.flatmap(lambda c: st.sampled_from([None, *pool]).map(lambda i: _with_path_id(c, i)))
+        if path_is_valid and "name" in (case.path_parameters or {}):
+            strategy = strategy.flatmap(
+                lambda c: st.sampled_from([None, *known["roles"]]).map(lambda n: _with_path_name(c, n))
+            )
         if body_is_valid and isinstance(case.body, dict) and "user_id" in case.body:
             strategy = strategy.flatmap(
                 lambda c: st.sampled_from([None, *known["users"]]).map(lambda u: _with_body_user(c, u))
@@ -126,6 +162,12 @@ def point_at_known_resources(schema: Any, known: dict[str, list[str]]) -> None:
 def _with_path_id(case: Any, value: str | None) -> Any:
     if value is not None:
         case.path_parameters = {**case.path_parameters, "id": value}
+    return case
+
+
+def _with_path_name(case: Any, value: str | None) -> Any:
+    if value is not None:
+        case.path_parameters = {**case.path_parameters, "name": value}
     return case
 
 
@@ -169,11 +211,16 @@ def test_gateway_serves_the_repository_document(meridian: Meridian) -> None:
 
 def _body_routes(meridian: Meridian) -> list[tuple[str, str]]:
     """One route of each kind that reads a JSON body, with real ids so that only the body decides."""
-    user = create_user(meridian.url)["id"]
-    order = create_order(meridian.url, user).json()["id"]
+    api = meridian.api
+    user = create_user(api)["id"]
+    order = create_order(api, user).json()["id"]
     return [
         ("POST", "/api/users"),
         ("PATCH", f"/api/users/{user}"),
+        ("PUT", f"/api/users/{user}/roles"),
+        ("POST", "/api/roles"),
+        ("PUT", "/api/roles/customer"),
+        ("POST", "/api/clients"),
         ("POST", "/api/orders"),
         ("PUT", f"/api/orders/{order}"),
         ("POST", f"/api/orders/{order}/payments"),
@@ -181,9 +228,8 @@ def _body_routes(meridian: Meridian) -> list[tuple[str, str]]:
 
 
 def _send(meridian: Meridian, method: str, path: str, body: bytes, content_type: str = "application/json") -> requests.Response:
-    return requests.request(
-        method, meridian.url + path, data=body, headers={"Content-Type": content_type}, timeout=TIMEOUT
-    )
+    """With the admin's token, so that the body is what decides."""
+    return meridian.api.request(method, path, data=body, headers={"Content-Type": content_type})
 
 
 @pytest.mark.parametrize(
@@ -216,21 +262,21 @@ def test_json_with_a_charset_is_json(meridian: Meridian) -> None:
 
 @pytest.mark.parametrize("target", ["gateway", "orders"])
 def test_body_over_one_mebibyte_is_413(meridian: Meridian, target: str) -> None:
-    base = meridian.url if target == "gateway" else meridian.orders_url
-    user = create_user(meridian.url)["id"]
+    api = meridian.api if target == "gateway" else meridian.api_at(meridian.orders_url)
+    user = create_user(meridian.api)["id"]
     body = order_body(user)
     body["items"][0]["name"] = "x" * (1 << 20)
-    response = requests.post(f"{base}/api/orders", json=body, timeout=TIMEOUT)
+    response = api.post("/api/orders", json=body)
     assert_problem(response, 413)
     # Just under the limit is read (and then refused for what it says, not for its size).
     body["items"][0]["name"] = "x" * ((1 << 20) - 1000)
-    assert_problem(requests.post(f"{base}/api/orders", json=body, timeout=TIMEOUT), 422, "validation")
+    assert_problem(api.post("/api/orders", json=body), 422, "validation")
 
 
 def test_much_larger_body_does_not_hurt_the_server(meridian: Meridian) -> None:
     try:
-        response = requests.post(
-            f"{meridian.url}/api/orders", data=b"[" * (16 << 20), headers={"Content-Type": "application/json"}, timeout=TIMEOUT
+        response = meridian.api.post(
+            "/api/orders", data=b"[" * (16 << 20), headers={"Content-Type": "application/json"}
         )
         assert_problem(response, 413)
     except requests.ConnectionError:
@@ -239,23 +285,23 @@ def test_much_larger_body_does_not_hurt_the_server(meridian: Meridian) -> None:
 
 
 def test_unknown_fields_are_422_and_listed(meridian: Meridian) -> None:
-    base = meridian.url
+    api = meridian.api
     sign_up = {"email": unique_email(), "name": "Ada", "password": "correct horse battery staple", "is_admin": True, "roles": ["admin"]}
-    problem = assert_problem(requests.post(f"{base}/api/users", json=sign_up, timeout=TIMEOUT), 422, "validation")
+    problem = assert_problem(api.post("/api/users", json=sign_up), 422, "validation")
     assert error_fields(problem) == {"is_admin", "roles"}
 
-    user = create_user(base)["id"]
+    user = create_user(api)["id"]
     body = order_body(user, total=1, status="paid")
     body["shipping_address"] = {**body["shipping_address"], "gate_code": "1234"}
     body["items"] = [{**body["items"][0], "discount": 100}]
-    problem = assert_problem(requests.post(f"{base}/api/orders", json=body, timeout=TIMEOUT), 422, "validation")
+    problem = assert_problem(api.post("/api/orders", json=body), 422, "validation")
     assert error_fields(problem) == {"total", "status", "shipping_address.gate_code", "items[0].discount"}
-    assert requests.get(f"{base}/api/orders", params={"user_id": user}, timeout=TIMEOUT).json()["data"] == []
+    assert api.get("/api/orders", params={"user_id": user}).json()["data"] == []
 
 
 def test_wrong_types_and_bounds_are_422_and_listed(meridian: Meridian) -> None:
-    base = meridian.url
-    user = create_user(base)["id"]
+    api = meridian.api
+    user = create_user(api)["id"]
     items = [
         {"sku": "A", "name": "A", "quantity": "2", "unit_price": 100},
         {"sku": "B", "name": "B", "quantity": 10001, "unit_price": 100},
@@ -264,7 +310,7 @@ def test_wrong_types_and_bounds_are_422_and_listed(meridian: Meridian) -> None:
         {"sku": "E", "name": "E", "quantity": 99999999999999999999999, "unit_price": 1},
         {"sku": "", "name": "F" * 201, "quantity": 1, "unit_price": 0},
     ]
-    problem = assert_problem(requests.post(f"{base}/api/orders", json=order_body(user, items=items), timeout=TIMEOUT), 422)
+    problem = assert_problem(api.post("/api/orders", json=order_body(user, items=items)), 422)
     assert {
         "items[0].quantity",
         "items[1].quantity",
@@ -276,15 +322,15 @@ def test_wrong_types_and_bounds_are_422_and_listed(meridian: Meridian) -> None:
         "items[5].unit_price",
     } <= error_fields(problem)
     too_many = [{"sku": "A", "name": "A", "quantity": 1, "unit_price": 1}] * 101
-    assert error_fields(assert_problem(requests.post(f"{base}/api/orders", json=order_body(user, items=too_many), timeout=TIMEOUT), 422)) == {"items"}
-    assert error_fields(assert_problem(requests.post(f"{base}/api/orders", json=order_body(user, items=[]), timeout=TIMEOUT), 422)) == {"items"}
+    assert error_fields(assert_problem(api.post("/api/orders", json=order_body(user, items=too_many)), 422)) == {"items"}
+    assert error_fields(assert_problem(api.post("/api/orders", json=order_body(user, items=[])), 422)) == {"items"}
     control = {"email": unique_email(), "name": "Ada\u0000Lovelace", "password": "correct horse battery staple"}
-    assert error_fields(assert_problem(requests.post(f"{base}/api/users", json=control, timeout=TIMEOUT), 422)) == {"name"}
+    assert error_fields(assert_problem(api.post("/api/users", json=control), 422)) == {"name"}
     short = {"email": unique_email(), "name": "Ada", "password": "short"}
-    assert error_fields(assert_problem(requests.post(f"{base}/api/users", json=short, timeout=TIMEOUT), 422)) == {"password"}
+    assert error_fields(assert_problem(api.post("/api/users", json=short), 422)) == {"password"}
     # 72 characters but more than 72 bytes: bcrypt would silently ignore the rest.
     wide = {"email": unique_email(), "name": "Ada", "password": "é" * 72}
-    assert error_fields(assert_problem(requests.post(f"{base}/api/users", json=wide, timeout=TIMEOUT), 422)) == {"password"}
+    assert error_fields(assert_problem(api.post("/api/users", json=wide), 422)) == {"password"}
 
 
 @pytest.mark.parametrize("depth", [64, 100_000])
@@ -299,17 +345,25 @@ def test_deep_nesting_is_refused_without_harm(meridian: Meridian, depth: int) ->
 
 
 def test_wrong_method_and_unknown_paths_are_problems(meridian: Meridian) -> None:
-    base = meridian.url
-    for method, path in [("PATCH", "/api/orders"), ("DELETE", "/api/users"), ("GET", "/api/orders/x/y/z"), ("POST", "/api")]:
-        response = requests.request(method, base + path, json={}, timeout=TIMEOUT)
+    api = meridian.api
+    for method, path in [
+        ("PATCH", "/api/orders"),
+        ("DELETE", "/api/users"),
+        ("GET", "/api/orders/x/y/z"),
+        ("POST", "/api"),
+        ("DELETE", "/api/clients"),
+        ("GET", "/oauth/token"),
+        ("POST", "/.well-known/jwks.json"),
+    ]:
+        response = api.request(method, path, json={})
         assert 400 <= response.status_code < 500, f"{method} {path}: {response.status_code}"
         assert_problem(response, response.status_code)
 
 
 def test_repeated_and_garbage_query_parameters_are_400(meridian: Meridian) -> None:
-    base = meridian.url
+    api = meridian.api
     for query in ["limit=1&limit=2", "limit=abc", "limit=-1", "status=shipped", "cursor=", "unknown=1"]:
-        response = requests.get(f"{base}/api/orders?{query}", timeout=TIMEOUT)
+        response = api.get(f"/api/orders?{query}")
         assert response.status_code == 400, f"?{query} gave {response.status_code}"
         assert_problem(response, 400)
 
@@ -317,7 +371,7 @@ def test_repeated_and_garbage_query_parameters_are_400(meridian: Meridian) -> No
 def test_upstream_answering_before_reading_the_body_does_not_hurt_the_gateway(meridian: Meridian) -> None:
     """A service may refuse a request (404 for an unknown id) without reading its body; the gateway, which is
     still streaming that body upstream, must keep serving the connection and the process."""
-    session = requests.Session()
+    session = meridian.api
     body = {"name": "Augusta Ada King", "payment_method": "tok_visa", "items": order_body("x")["items"]}
     # The crash this guards against is a race; a few hundred requests make it show reliably.
     for _ in range(100):
@@ -326,7 +380,7 @@ def test_upstream_answering_before_reading_the_body_does_not_hurt_the_gateway(me
             ("POST", "/api/orders/0/payments"),
             ("PUT", "/api/orders/ord_00000000000000000000000000"),
         ]:
-            assert_problem(session.request(method, meridian.url + path, json=body, timeout=TIMEOUT), 404)
+            assert_problem(session.request(method, path, json=body), 404)
     assert requests.get(f"{meridian.url}/readyz", timeout=TIMEOUT).status_code == 200
 
 

@@ -25,6 +25,14 @@ EXPECTED_OPERATIONS = {
     ("get", "/api/users/{id}"),
     ("patch", "/api/users/{id}"),
     ("delete", "/api/users/{id}"),
+    ("put", "/api/users/{id}/roles"),
+    ("post", "/api/roles"),
+    ("get", "/api/roles"),
+    ("get", "/api/roles/{name}"),
+    ("put", "/api/roles/{name}"),
+    ("delete", "/api/roles/{name}"),
+    ("post", "/api/clients"),
+    ("get", "/api/clients"),
     ("post", "/api/orders"),
     ("get", "/api/orders"),
     ("get", "/api/orders/{id}"),
@@ -33,7 +41,30 @@ EXPECTED_OPERATIONS = {
     ("post", "/api/orders/{id}/payments"),
     ("get", "/api/orders/{id}/payments"),
     ("get", "/api/openapi.yaml"),
+    ("get", "/oauth/authorize"),
+    ("post", "/oauth/authorize"),
+    ("post", "/oauth/token"),
+    ("post", "/oauth/revoke"),
+    ("post", "/oauth/introspect"),
+    ("get", "/.well-known/oauth-authorization-server"),
+    ("get", "/.well-known/openid-configuration"),
+    ("get", "/.well-known/jwks.json"),
 }
+
+# Routes anyone may call without a token: the document itself, the authorization server, its discovery
+# documents. `POST /api/users` is public only when self-registration is enabled, so a token is optional there.
+PUBLIC_OPERATIONS = {(method, path) for method, path in EXPECTED_OPERATIONS if not path.startswith("/api/")} | {
+    ("get", "/api/openapi.yaml")
+}
+TOKEN_OPTIONAL = {("post", "/api/users")}
+# The OAuth endpoints answer in the forms OAuth clients and browsers read, not with problems: JSON errors of
+# RFC 6749 section 5.2 at the token, revocation and introspection endpoints, HTML pages at the authorization
+# endpoint. Only failures of the gateway in front of them (413 over its body limit, 503, 504) are problems.
+OAUTH_JSON_ERRORS = {"/oauth/token", "/oauth/revoke", "/oauth/introspect"}
+HTML_PAGES = {"/oauth/authorize"}
+GATEWAY_FAILURES = {"413", "503", "504"}
+# `POST /api/clients` does not replay: the replayed answer would hand out the client's secret a second time.
+NOT_IDEMPOTENT = {"/api/clients"}
 
 
 @pytest.fixture(scope="module")
@@ -80,14 +111,78 @@ def test_operations_are_named_and_every_response_carries_a_request_id(document: 
     for method, path, operation in operations(document):
         for status, response in operation["responses"].items():
             response = resolve(document, response)
-            assert "X-Request-Id" in response.get("headers", {}), f"{method.upper()} {path} {status}"
-            if status.startswith(("4", "5")):
-                assert list(response["content"]) == ["application/problem+json"], f"{method.upper()} {path} {status}"
+            label = f"{method.upper()} {path} {status}"
+            assert "X-Request-Id" in response.get("headers", {}), label
+            if not status.startswith(("4", "5")):
+                continue
+            media = list(response["content"])
+            if path in OAUTH_JSON_ERRORS and status not in GATEWAY_FAILURES:
+                assert media == ["application/json"], label
+                assert resolve(document, response["content"]["application/json"]["schema"])["properties"]["error"]
+            elif path in HTML_PAGES and status not in GATEWAY_FAILURES:
+                assert media == ["text/html"], label
+            elif path in HTML_PAGES and status == "413":
+                assert set(media) == {"text/html", "application/problem+json"}, label
+            else:
+                assert media == ["application/problem+json"], label
+
+
+def test_every_api_route_needs_a_token_but_the_public_ones(document: dict[str, Any]) -> None:
+    assert "security" not in document, "each operation says whether it needs a token; no global default hides one"
+    schemes = document["components"]["securitySchemes"]
+    flows = schemes["oauth2"]["flows"]
+    assert set(flows) == {"authorizationCode", "clientCredentials"}, "no implicit and no password flow"
+    assert flows["authorizationCode"]["authorizationUrl"] == "/oauth/authorize"
+    assert flows["authorizationCode"]["tokenUrl"] == flows["clientCredentials"]["tokenUrl"] == "/oauth/token"
+    assert "PKCE" in schemes["oauth2"]["description"] and "S256" in schemes["oauth2"]["description"]
+    assert schemes["bearerJWT"] == {**schemes["bearerJWT"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    for method, path, operation in operations(document):
+        label = f"{method.upper()} {path}"
+        requirements = operation.get("security")
+        assert requirements is not None, f"{label} says whether it needs a token"
+        if (method, path) in PUBLIC_OPERATIONS:
+            assert {} in requirements or requirements == [], f"{label} is public"
+            assert not any("oauth2" in r or "bearerJWT" in r for r in requirements), label
+            continue
+        alternatives = [r for r in requirements if r]
+        assert alternatives == [{"oauth2": []}, {"bearerJWT": []}], label
+        assert ({} in requirements) == ((method, path) in TOKEN_OPTIONAL), f"{label}: a token is optional only where documented"
+        for status in ("401", "403"):
+            response = resolve(document, operation["responses"][status])
+            challenge = resolve(document, response["headers"]["WWW-Authenticate"])
+            assert challenge["required"] is True, f"{label} {status} carries WWW-Authenticate"
+            assert list(response["content"]) == ["application/problem+json"], f"{label} {status}"
+        assert "400" in operation["responses"], f"{label}: two Authorization headers are a 400"
+
+
+def test_oauth_endpoints_are_form_encoded_and_document_their_errors(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    for path in ("/oauth/token", "/oauth/revoke", "/oauth/introspect"):
+        operation = paths[path]["post"]
+        assert list(operation["requestBody"]["content"]) == ["application/x-www-form-urlencoded"], path
+        assert {"200", "400", "401"} <= set(operation["responses"]), path
+        challenge = resolve(document, resolve(document, operation["responses"]["401"])["headers"]["WWW-Authenticate"])
+        assert challenge["required"] is True, f"{path}: invalid_client carries a Basic challenge (RFC 6749 5.2)"
+        assert operation["security"] == [{"clientSecretBasic": []}, {}], path
+    token = resolve(document, paths["/oauth/token"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"])
+    grants = resolve(document, token["properties"]["grant_type"])["enum"]
+    assert set(grants) == {"authorization_code", "refresh_token", "client_credentials"}, "no password, no implicit"
+    authorize = paths["/oauth/authorize"]
+    parameters = {resolve(document, p)["name"]: resolve(document, p) for p in authorize["get"]["parameters"]}
+    assert parameters["code_challenge"]["required"] is True, "PKCE is required for every client"
+    assert parameters["code_challenge_method"]["schema"]["enum"] == ["S256"], "S256 only, never plain"
+    assert parameters["response_type"]["schema"]["enum"] == ["code"], "no implicit flow"
+    login = resolve(document, authorize["get"]["responses"]["200"])
+    assert list(login["content"]) == ["text/html"]
+    assert "302" in authorize["get"]["responses"] and "302" in authorize["post"]["responses"]
+    assert list(authorize["post"]["requestBody"]["content"]) == ["application/x-www-form-urlencoded"]
+    jwks = paths["/.well-known/jwks.json"]["get"]["responses"]["200"]["content"]
+    assert list(jwks) == ["application/jwk-set+json"]
 
 
 def test_request_bodies_are_closed_json_objects(document: dict[str, Any]) -> None:
     for method, path, operation in operations(document):
-        if "requestBody" not in operation:
+        if "requestBody" not in operation or path.startswith("/oauth/"):
             continue
         content = operation["requestBody"]["content"]
         assert list(content) == ["application/json"]
@@ -99,11 +194,11 @@ def test_request_bodies_are_closed_json_objects(document: dict[str, Any]) -> Non
 
 def test_posts_accept_idempotency_keys_and_creations_carry_location_and_etag(document: dict[str, Any]) -> None:
     for method, path, operation in operations(document):
-        if method != "post":
+        if method != "post" or not path.startswith("/api/"):
             continue
         parameters = [resolve(document, p)["name"] for p in operation.get("parameters", [])]
-        assert "Idempotency-Key" in parameters, path
-        if path in ("/api/users", "/api/orders"):
+        assert ("Idempotency-Key" in parameters) == (path not in NOT_IDEMPOTENT), path
+        if path in ("/api/users", "/api/orders", "/api/roles"):
             headers = resolve(document, operation["responses"]["201"])["headers"]
             assert {"Location", "ETag", "Idempotent-Replayed"} <= set(headers)
 
@@ -117,9 +212,13 @@ def test_conditional_writes_document_if_match_and_412(document: dict[str, Any]) 
 
 
 def test_proxied_routes_document_gateway_failures(document: dict[str, Any]) -> None:
+    proxied = ("/api/users", "/api/orders", "/api/roles", "/api/clients", "/oauth/", "/.well-known/")
+    checked = 0
     for method, path, operation in operations(document):
-        if path.startswith(("/api/users", "/api/orders")):
+        if path.startswith(proxied):
             assert {"503", "504"} <= set(operation["responses"]), f"{method.upper()} {path}"
+            checked += 1
+    assert checked == len(EXPECTED_OPERATIONS) - 1, "every route but the gateway's own document is proxied"
 
 
 def _validator(document: dict[str, Any], schema: dict[str, Any]) -> jsonschema.Draft202012Validator:

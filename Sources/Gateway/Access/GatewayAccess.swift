@@ -15,7 +15,7 @@ enum GatewayAccess {
     static let publicRoutes: Set<String> = ["GET /api/openapi.yaml", "POST /api/users"]
 
     /// Every route the gateway's router serves besides the operational ones, which `RouteAccessTable` adds.
-    static var table: RouteAccessTable {
+    static let table: RouteAccessTable = {
         var rules: [String: RouteAccess] = [:]
         for route in publicRoutes { rules[route] = .public }
         for route in Upstream.routes {
@@ -28,5 +28,5 @@ enum GatewayAccess {
             }
         }
         return RouteAccessTable(rules)
-    }
+    }()
 }

@@ -7,14 +7,26 @@ struct LimitedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
 
     let base: Base
     let limit: Int
+    /// Lets the proxy stop the upload and wait for it before the server reads the rest of the body itself.
+    let gate: UploadGate
 
     struct AsyncIterator: AsyncIteratorProtocol {
         var base: Base.AsyncIterator
         let limit: Int
+        let gate: UploadGate
         var received = 0
 
         mutating func next() async throws -> ByteBuffer? {
-            guard let buffer = try await base.next() else { return nil }
+            guard gate.beginPull() else { return nil }
+            let buffer: ByteBuffer?
+            do {
+                buffer = try await base.next()
+                gate.endPull()
+            } catch {
+                gate.endPull()
+                throw error
+            }
+            guard let buffer else { return nil }
             received += buffer.readableBytes
             if received > limit { throw RequestBodyTooLarge(limit: limit) }
             return buffer
@@ -22,7 +34,7 @@ struct LimitedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable wher
     }
 
     func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), limit: limit)
+        AsyncIterator(base: base.makeAsyncIterator(), limit: limit, gate: gate)
     }
 }
 

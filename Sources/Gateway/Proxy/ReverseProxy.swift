@@ -21,25 +21,39 @@ struct ReverseProxy: Sendable {
         outbound.headers = ProxyHeaders.outbound(
             request.headers, requestID: context.requestID, remoteAddress: context.remoteAddress,
             host: request.head.authority)
-        outbound.body = try body(of: request)
+        let gate = UploadGate()
+        outbound.body = try body(of: request, gate: gate)
 
         let response: HTTPClientResponse
         do {
             response = try await client.execute(
                 outbound, deadline: .now() + TimeAmount(upstream.timeout), logger: context.logger)
         } catch {
+            await gate.stopAndWait()
             throw UpstreamFailure.problem(for: error, upstream: upstream, logger: context.logger)
         }
+        let upstreamBody = response.body
         return Response(
             status: HTTPResponse.Status(code: Int(response.status.code), reasonPhrase: response.status.reasonPhrase),
             headers: ProxyHeaders.inbound(response.headers),
-            body: ResponseBody(asyncSequence: response.body))
+            // The upstream's Content-Length travels in the headers; the body streams as it arrives.
+            body: ResponseBody { writer in
+                do {
+                    for try await buffer in upstreamBody { try await writer.write(buffer) }
+                } catch {
+                    await gate.stopAndWait()
+                    throw error
+                }
+                // The upstream has answered in full; whatever body it did not read is the server's to discard.
+                await gate.stopAndWait()
+                try await writer.finish(nil)
+            })
     }
 
     /// The body to send upstream, framed as the client framed it: a known length stays a known length, a
     /// chunked body stays chunked, and a request without a body gets none.
-    func body(of request: Request) throws -> HTTPClientRequest.Body? {
-        let limited = LimitedBody(base: request.body, limit: maxRequestBodySize)
+    func body(of request: Request, gate: UploadGate) throws -> HTTPClientRequest.Body? {
+        let limited = LimitedBody(base: request.body, limit: maxRequestBodySize, gate: gate)
         if let declared = request.headers[.contentLength] {
             guard let length = Int64(declared), length >= 0 else {
                 throw Problem(.badRequest, detail: "Content-Length must be a non-negative integer.")

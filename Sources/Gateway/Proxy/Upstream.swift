@@ -22,6 +22,9 @@ struct Upstream: Sendable {
         ("/api/analytics", "analytics"),
     ]
 
+    /// The service that issues access tokens and publishes their keys (`/.well-known/jwks.json`).
+    static let identityService = "users"
+
     static var services: [String] {
         var seen: [String] = []
         for route in routes where !seen.contains(route.service) { seen.append(route.service) }

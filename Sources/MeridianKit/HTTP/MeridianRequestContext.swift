@@ -29,9 +29,9 @@ extension Request {
             var request = self
             return try await request.collectBody(upTo: context.maxUploadSize)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            throw Problem(
-                .contentTooLarge,
-                detail: "The request body is larger than \(context.maxUploadSize) bytes.")
+            throw Problem.bodyTooLarge(limit: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw Problem.bodyTooLarge(limit: context.maxUploadSize)
         }
     }
 
@@ -43,5 +43,11 @@ extension Request {
         }
         let body = try await collectBody(context: context)
         return try FieldReader(json: body.readableBytesView)
+    }
+}
+
+extension Problem {
+    public static func bodyTooLarge(limit: Int) -> Problem {
+        Problem(.contentTooLarge, detail: "The request body is larger than \(limit) bytes.")
     }
 }

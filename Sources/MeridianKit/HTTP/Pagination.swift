@@ -38,7 +38,7 @@ public struct PageRequest: Sendable {
     }
 
     public static func decodeCursor(_ cursor: String) -> String? {
-        guard cursor.count <= 200 else { return nil }
+        guard !cursor.isEmpty, cursor.count <= 200 else { return nil }
         var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.count % 4 != 0 { base64 += "=" }
         guard let data = Data(base64Encoded: base64), let id = String(data: data, encoding: .utf8),

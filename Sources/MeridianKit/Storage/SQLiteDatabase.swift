@@ -28,9 +28,23 @@ public final class SQLiteDatabase: Database {
             self.readers = readers
         }
 
+        let closed = Atomic<Bool>(false)
+
+        /// Closes every connection once; sqlite-nio must not close a connection twice (its hooks are cleared
+        /// on the closed handle).
+        func close() async {
+            guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+            for connection in [writer] + readers {
+                // The future-based close still runs when the calling task is already cancelled, as it is when
+                // a service group stops; the async one would not.
+                try? await connection.close().get()
+            }
+        }
+
         /// A database that was opened but never run (a router built only to list its routes) still closes its
-        /// connections; the close holds each connection until it has run. Closing twice is harmless.
+        /// connections; each pending close keeps its connection alive until it has run.
         deinit {
+            guard !closed.load(ordering: .acquiring) else { return }
             for connection in [writer] + readers { _ = connection.close() }
         }
 
@@ -105,11 +119,7 @@ public final class SQLiteDatabase: Database {
         await close()
     }
 
-    /// Closes every connection. Uses the future-based close, which (unlike the async one) still runs when the
-    /// calling task is already cancelled, as it is when a service group stops.
     public func close() async {
-        for connection in [connections.writer] + connections.readers {
-            try? await connection.close().get()
-        }
+        await connections.close()
     }
 }

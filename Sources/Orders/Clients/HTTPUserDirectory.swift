@@ -11,10 +11,11 @@ struct HTTPUserDirectory: UserDirectory {
         let status: Int
     }
 
-    func exists(userID: String, requestID: String) async throws -> Bool {
+    func exists(userID: String, requestID: String, authorization: String?) async throws -> Bool {
         // Only a well-formed id can name a user; checking the shape also keeps the value safe in the URL path.
         guard Identifier.isWellFormed(userID, prefix: "usr") else { return false }
-        let reply = try await client.send(.GET, "/api/users/\(userID)", requestID: requestID)
+        let headers = authorization.map { [("Authorization", $0)] } ?? []
+        let reply = try await client.send(.GET, "/api/users/\(userID)", headers: headers, requestID: requestID)
         switch reply.status {
         case 200: return true
         case 404: return false

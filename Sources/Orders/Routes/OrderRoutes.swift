@@ -21,7 +21,7 @@ struct OrderRoutes: Sendable {
         var body = try await request.fieldReader(context: context)
         let input = try OrderInput.newOrder(&body)
         try OrderAccess(context).authorizePlacing(for: input.userID)
-        try await requireUser(input.userID, context)
+        try await requireUser(input.userID, request, context)
         let order = try Order.place(
             id: Identifier.make(prefix: "ord"), userID: input.userID, currency: input.currency, items: input.items,
             shippingAddress: input.shippingAddress, now: Date())
@@ -37,10 +37,11 @@ struct OrderRoutes: Sendable {
     }
 
     /// 422 on `user_id` when the users service does not know the user; 503 when it cannot say.
-    private func requireUser(_ userID: String, _ context: MeridianRequestContext) async throws {
+    private func requireUser(_ userID: String, _ request: Request, _ context: MeridianRequestContext) async throws {
         let exists: Bool
         do {
-            exists = try await users.exists(userID: userID, requestID: context.requestID)
+            exists = try await users.exists(
+                userID: userID, requestID: context.requestID, authorization: request.headers[.authorization])
         } catch {
             context.logger.warning(
                 "cannot check the user: the users service is unavailable",

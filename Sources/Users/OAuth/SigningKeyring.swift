@@ -13,8 +13,8 @@ import MeridianKit
 public actor SigningKeyring {
     let store: SigningKeyStore
     /// How long a key stays published after a newer key was made: long enough for every token it signed.
-    let retention: TimeInterval
-    let refreshInterval: TimeInterval
+    nonisolated let retention: TimeInterval
+    nonisolated let refreshInterval: TimeInterval
     let now: @Sendable () -> Date
     private var cached: (signer: TokenSigner, loadedAt: Date)?
 
@@ -50,13 +50,18 @@ public actor SigningKeyring {
     @discardableResult
     public func rotate() async throws -> String {
         let now = now()
-        let key = try SigningKeyring.makeKey(now: now)
+        let material = try SigningKeyring.makeKey(now: now)
         let retention = retention
-        try await store.database.transaction { sql in
-            try await SigningKeyStore.insert(key, sql)
+        let key = try await store.database.transaction { sql in
             let active = try await SigningKeyStore.active(sql)
-            let due = SigningKeyring.due(active, now: now, retention: retention)
+            // Strictly newer than every existing key, even within one clock tick: "newest" decides the signer.
+            let latest = active.last.map { $0.createdAt.addingTimeInterval(0.000_001) } ?? now
+            let key = StoredSigningKey(
+                kid: material.kid, privateKeyPEM: material.privateKeyPEM, createdAt: max(material.createdAt, latest))
+            try await SigningKeyStore.insert(key, sql)
+            let due = SigningKeyring.due(active + [key], now: now, retention: retention)
             try await SigningKeyStore.retire(due.map(\.kid), at: now, sql)
+            return key
         }
         _ = try await remember(key, at: now)
         return key.kid

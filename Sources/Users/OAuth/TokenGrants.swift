@@ -43,12 +43,15 @@ struct TokenGrants: Sendable {
 
         return try await database.transaction { sql -> Outcome in
             // From here on the code is spent, whatever the outcome: a code gets exactly one attempt.
-            guard let stored = try await GrantStore.redeem(codeHash: codeHash, now: now, sql) else { return .failure(invalid) }
-            if stored.usedAt != nil {
+            let stored: AuthorizationCode
+            switch try await GrantStore.redeem(codeHash: codeHash, now: now, sql) {
+            case nil: return .failure(invalid)
+            case .alreadyUsed(let used)?:
                 // RFC 6749 section 4.1.2 / RFC 9700 section 4.5: a replayed code means it leaked; everything issued
                 // from it is revoked.
-                try await GrantStore.revokeFamily(stored.familyID, now: now, sql)
+                try await GrantStore.revokeFamily(used.familyID, now: now, sql)
                 return .failure(invalid)
+            case .claimed(let claimed)?: stored = claimed
             }
             guard stored.expiresAt > now else { return .failure(invalid) }
             guard stored.clientID == client.id else { return .failure(invalid) }
@@ -104,14 +107,17 @@ struct TokenGrants: Sendable {
         let now = now()
 
         return try await database.transaction { sql -> Outcome in
-            guard let stored = try await GrantStore.use(refreshHash: tokenHash, now: now, sql) else { return .failure(invalid) }
-            if stored.revokedAt != nil { return .failure(invalid) }
-            if stored.usedAt != nil {
+            let stored: RefreshToken
+            switch try await GrantStore.use(refreshHash: tokenHash, now: now, sql) {
+            case nil: return .failure(invalid)
+            case .alreadyUsed(let used)?:
                 // RFC 9700 section 4.14.2: a rotated-out token presented again means two parties hold the family;
                 // the server cannot tell which is legitimate, so the whole family goes.
-                try await GrantStore.revokeFamily(stored.familyID, now: now, sql)
+                try await GrantStore.revokeFamily(used.familyID, now: now, sql)
                 return .failure(invalid)
+            case .claimed(let claimed)?: stored = claimed
             }
+            if stored.revokedAt != nil { return .failure(invalid) }
             guard stored.expiresAt > now else { return .failure(invalid) }
             guard let subject, subject.subject == stored.userID else { return .failure(invalid) }
             let grant = subject.granting(clientID: client.id, scopes: scopes, familyID: stored.familyID)

@@ -21,7 +21,7 @@ enum FormRequest {
         let body: ByteBuffer
         do {
             body = try await request.collectBody(upTo: maxBodySize)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             return .failure(.tooLarge)
         }
         guard let fields = FormEncoding.parse(Substring(String(buffer: body))) else { return .failure(.malformed) }

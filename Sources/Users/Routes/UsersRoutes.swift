@@ -4,7 +4,9 @@ import Hummingbird
 import Logging
 import MeridianKit
 
-/// `/api/users`: create, list, read, update and delete accounts.
+/// `/api/users`: create, list, read, update and delete accounts. The route table lets callers with the `:own`
+/// variant of a permission through; the handlers then confine them to their own account, and answer 404 for
+/// anyone else's, so they cannot learn which ids exist.
 struct UsersRoutes: Sendable {
     let repository: any UserRepository
     let hasher: PasswordHasher
@@ -13,7 +15,7 @@ struct UsersRoutes: Sendable {
     /// with 409; each retry means another writer succeeded, so this bounds starvation, not correctness.
     static let updateAttempts = 5
 
-    func register(on router: Router<MeridianRequestContext>) {
+    func register(on router: some RouterMethods<MeridianRequestContext>) {
         let users = router.group("api/users")
         users.post(use: create)
         users.get(use: list)
@@ -44,6 +46,15 @@ struct UsersRoutes: Sendable {
         let email = query.string("email", maxLength: EmailAddress.lengths.upperBound)
         let page = PageRequest(reading: &query)
         try query.finish()
+        if let owner = try context.requirePrincipal().ownership(of: .usersRead).listOwner() {
+            // Confined to the caller's own account: a list of at most one, under the same filters and cursor.
+            let own = try await repository.find(id: owner).map { [$0] } ?? []
+            let visible = own.filter { user in
+                (page.after.map { user.id > $0 } ?? true)
+                    && (email.map { EmailAddress.normalize(user.email) == EmailAddress.normalize($0) } ?? true)
+            }
+            return try Response.json(page.page(visible.map(UserResource.init), id: \.id))
+        }
         let users = try await repository.list(
             normalizedEmail: email.map(EmailAddress.normalize), after: page.after, limit: page.limit + 1)
         return try Response.json(page.page(users.map(UserResource.init), id: \.id))
@@ -51,12 +62,14 @@ struct UsersRoutes: Sendable {
 
     @Sendable func show(_ request: Request, context: MeridianRequestContext) async throws -> Response {
         let id = try UsersRoutes.userID(context)
+        try context.requirePrincipal().ownership(of: .usersRead).authorize(owner: id, notFound: UserProblems.notFound)
         guard let user = try await repository.find(id: id) else { throw UserProblems.notFound }
         return try UserResource.response(user)
     }
 
     @Sendable func update(_ request: Request, context: MeridianRequestContext) async throws -> Response {
         let id = try UsersRoutes.userID(context)
+        try context.requirePrincipal().ownership(of: .usersWrite).authorize(owner: id, notFound: UserProblems.notFound)
         var body = try await request.fieldReader(context: context)
         let input = try UserPatchInput(reading: &body)
         var changes = UserChanges(email: input.email, name: input.name)

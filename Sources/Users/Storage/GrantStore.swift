@@ -34,17 +34,21 @@ enum GrantStore {
             .where("code_hash", .equal, SQLBind(codeHash)).first().map(code(from:))
     }
 
-    /// Marks the code used, returning it as it was before: a `usedAt` that is already set means this is a replay.
-    /// Nil when no such code exists. The conditional update decides between two concurrent redemptions: exactly
-    /// one sees the code unused.
-    static func redeem(codeHash: String, now: Date, _ sql: any SQLDatabase) async throws -> AuthorizationCode? {
+    /// What a redemption found: the code or token claimed now by this call, or one that was already used (a
+    /// replay). The conditional update decides between concurrent redemptions: exactly one claims it.
+    enum Redemption<Grant: Sendable>: Sendable {
+        case claimed(Grant)
+        case alreadyUsed(Grant)
+    }
+
+    /// Marks the code used. Nil when no such code exists.
+    static func redeem(codeHash: String, now: Date, _ sql: any SQLDatabase) async throws -> Redemption<AuthorizationCode>? {
         let claimed = try await sql.update("authorization_codes").set("used_at", to: SQLBind(Timestamp.micros(now)))
             .where("code_hash", .equal, SQLBind(codeHash))
             .where(SQLColumn("used_at"), .is, SQLLiteral.null)
             .returning(codeColumns).first()
-        if let claimed { return try code(from: claimed) }
-        return try await sql.select().columns(codeColumns).from("authorization_codes")
-            .where("code_hash", .equal, SQLBind(codeHash)).first().map(code(from:))
+        if let claimed { return .claimed(try code(from: claimed)) }
+        return try await code(hash: codeHash, sql).map { .alreadyUsed($0) }
     }
 
     static let codeColumns: [any SQLExpression] = [
@@ -80,6 +84,11 @@ enum GrantStore {
                 SQLBind(Timestamp.micros(token.expiresAt))
             )
             .run()
+        if Int.random(in: 0..<200) == 0 {
+            // An expired token redeems nothing; a day's grace keeps recent replays recognisable as such.
+            let horizon = Timestamp.micros(token.createdAt) - 86_400 * 1_000_000
+            try await sql.delete(from: "refresh_tokens").where("expires_at", .lessThan, SQLBind(horizon)).run()
+        }
     }
 
     static func refreshToken(hash: String, _ sql: any SQLDatabase) async throws -> RefreshToken? {
@@ -87,14 +96,14 @@ enum GrantStore {
             .where("token_hash", .equal, SQLBind(hash)).first().map(refreshToken(from:))
     }
 
-    /// Marks the token used, returning it as it was before (see `redeem(codeHash:)`).
-    static func use(refreshHash: String, now: Date, _ sql: any SQLDatabase) async throws -> RefreshToken? {
+    /// Marks the refresh token used (see `redeem(codeHash:)`). Nil when no such token exists.
+    static func use(refreshHash: String, now: Date, _ sql: any SQLDatabase) async throws -> Redemption<RefreshToken>? {
         let claimed = try await sql.update("refresh_tokens").set("used_at", to: SQLBind(Timestamp.micros(now)))
             .where("token_hash", .equal, SQLBind(refreshHash))
             .where(SQLColumn("used_at"), .is, SQLLiteral.null)
             .returning(refreshColumns).first()
-        if let claimed { return try refreshToken(from: claimed) }
-        return try await refreshToken(hash: refreshHash, sql)
+        if let claimed { return .claimed(try refreshToken(from: claimed)) }
+        return try await refreshToken(hash: refreshHash, sql).map { .alreadyUsed($0) }
     }
 
     static let refreshColumns: [any SQLExpression] = [

@@ -30,24 +30,34 @@ struct ServeCommand: AsyncParsableCommand {
     var databaseURL: String?
 
     @OptionGroup var timeouts: TimeoutOptions
+    @OptionGroup var issuer: IssuerOption
+    @OptionGroup var registration: SelfRegistrationOption
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         let flags = [
             "listen": listen, "internal.port.base": internalPortBase, "data.dir": dataDir, "database.url": databaseURL,
         ].merging(timeouts.flags) { first, _ in first }
+            .merging(issuer.flags) { first, _ in first }
+            .merging(registration.flags) { first, _ in first }
             .merging(common.flags) { first, _ in first }
         let settings = try await Settings.load(flags: flags)
         // Before any service exists: each keeps the logger it is built with.
         JSONLogHandler.bootstrap(level: try settings.logLevel())
         let units = try ServeCommand.plan(settings)
+        if let users = units.first(where: { $0.name == .users }) {
+            try await AdminAccount.ensure(users: users.settings, configuration: settings)
+        }
         try await Platform.run(units, publicService: .gateway, logger: Logger(label: "meridian"))
     }
 
-    /// Every service's settings: internal ports from the base, one database each, everyone's URL known to all.
+    /// Every service's settings: internal ports from the base, one database each, everyone's URL known to all,
+    /// and one issuer for all, the gateway's public URL unless configured.
     static func plan(_ settings: Settings) throws -> [ServiceUnit] {
         let gatewayListen = try settings.listen(
             default: ListenAddress(host: "127.0.0.1", port: ServiceName.gateway.defaultPort))
+        let issuer = try settings.issuer(default: Settings.issuer(servingAt: gatewayListen))
+        let selfRegistration = try settings.selfRegistration()
         let baseText = settings.string("internal.port.base") ?? String(ServiceName.users.defaultPort)
         guard let base = Int(baseText), (1...(65535 - 3)).contains(base) else {
             throw ConfigurationError(
@@ -82,14 +92,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // The gateway first: it opens no database, so a bad upstream setting fails before any file is open.
         let gateway = ServiceSettings(
-            name: ServiceName.gateway.rawValue, listen: gatewayListen, databaseURL: "", serviceURLs: urls)
+            name: ServiceName.gateway.rawValue, listen: gatewayListen, databaseURL: "", serviceURLs: urls,
+            issuer: issuer)
         let gatewayUnit = try ServiceUnit.make(.gateway, settings: gateway, gatewayOptions: settings.gatewayOptions())
         var units: [ServiceUnit] = []
         for service in ServiceName.backends {
             let settings = ServiceSettings(
                 name: service.rawValue, listen: addresses[service]!,
-                databaseURL: shared ?? settings.databaseURL(for: service), serviceURLs: urls)
-            units.append(try ServiceUnit.make(service, settings: settings))
+                databaseURL: shared ?? settings.databaseURL(for: service), serviceURLs: urls, issuer: issuer)
+            units.append(try ServiceUnit.make(service, settings: settings, selfRegistration: selfRegistration))
         }
         return units + [gatewayUnit]
     }

@@ -8,19 +8,26 @@ enum SingleService {
         let settings = try await Settings.load(flags: flags)
         JSONLogHandler.bootstrap(level: try settings.logLevel())
         let listen = try settings.listen(default: ListenAddress(host: "127.0.0.1", port: service.defaultPort))
+        // Every service knows the others, users above all: it publishes the keys that tokens are checked with.
         var urls: [String: String] = [:]
         for other in ServiceName.backends where other != service { urls[other.rawValue] = settings.serviceURL(other) }
         let serviceSettings = ServiceSettings(
             name: service.rawValue, listen: listen,
-            databaseURL: service.hasDatabase ? settings.databaseURL(for: service) : "", serviceURLs: urls)
+            databaseURL: service.hasDatabase ? settings.databaseURL(for: service) : "", serviceURLs: urls,
+            issuer: try settings.issuer(default: ServiceSettings.defaultIssuer))
         let unit: ServiceUnit
         do {
-            unit = try ServiceUnit.make(service, settings: serviceSettings, gatewayOptions: settings.gatewayOptions())
+            unit = try ServiceUnit.make(
+                service, settings: serviceSettings, gatewayOptions: settings.gatewayOptions(),
+                selfRegistration: settings.selfRegistration())
         } catch let error as ConfigurationError {
             throw error
         } catch {
             throw ConfigurationError(
                 description: "cannot start \(service.rawValue): \(Settings.oneLine(String(describing: error)))")
+        }
+        if service == .users {
+            try await AdminAccount.ensure(users: serviceSettings, configuration: settings)
         }
         try await Platform.run([unit], publicService: service, logger: Logger(label: "meridian"))
     }
@@ -39,6 +46,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @OptionGroup var listen: ListenOption
     @OptionGroup var upstreams: UpstreamOptions
     @OptionGroup var timeouts: TimeoutOptions
+    @OptionGroup var issuer: IssuerOption
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
@@ -46,7 +54,7 @@ struct GatewayCommand: AsyncParsableCommand {
             .gateway,
             flags: ["listen": listen.listen].merging(upstreams.flags) { a, _ in a }.merging(timeouts.flags) { a, _ in a
             }
-            .merging(common.flags) { a, _ in a })
+            .merging(issuer.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
     }
 }
 
@@ -56,62 +64,81 @@ struct UsersCommand: AsyncParsableCommand {
 
     @OptionGroup var listen: ListenOption
     @OptionGroup var storage: StorageOptions
+    @OptionGroup var issuer: IssuerOption
+    @OptionGroup var registration: SelfRegistrationOption
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .users,
-            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(issuer.flags) { a, _ in a }
+                .merging(registration.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
     }
 }
 
 struct OrdersCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "orders",
-        abstract: "Run the orders service alone (default port 8082); it checks users with --users-url.")
+        abstract: "Run the orders service alone (default port 8082); it checks users and tokens with --users-url.")
 
     @OptionGroup var listen: ListenOption
     @OptionGroup var storage: StorageOptions
-    @Option(
-        name: .customLong("users-url"),
-        help: "Base URL of the users service (MERIDIAN_USERS_URL; default http://127.0.0.1:8081).")
-    var usersURL: String?
+    @OptionGroup var users: UsersURLOption
+    @OptionGroup var issuer: IssuerOption
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .orders,
-            flags: ["listen": listen.listen, "users.url": usersURL].merging(storage.flags) { a, _ in a }
-                .merging(common.flags) { a, _ in a })
+            flags: ["listen": listen.listen].merging(users.flags) { a, _ in a }.merging(storage.flags) { a, _ in a }
+                .merging(issuer.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
     }
 }
 
 struct NotificationsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "notifications", abstract: "Run the notifications service alone (default port 8083).")
+        commandName: "notifications",
+        abstract: "Run the notifications service alone (default port 8083); it checks tokens with --users-url.")
 
     @OptionGroup var listen: ListenOption
     @OptionGroup var storage: StorageOptions
+    @OptionGroup var users: UsersURLOption
+    @OptionGroup var issuer: IssuerOption
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .notifications,
-            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(users.flags) { a, _ in a }
+                .merging(issuer.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
     }
 }
 
 struct AnalyticsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "analytics", abstract: "Run the analytics service alone (default port 8084).")
+        commandName: "analytics",
+        abstract: "Run the analytics service alone (default port 8084); it checks tokens with --users-url.")
 
     @OptionGroup var listen: ListenOption
     @OptionGroup var storage: StorageOptions
+    @OptionGroup var users: UsersURLOption
+    @OptionGroup var issuer: IssuerOption
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .analytics,
-            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(users.flags) { a, _ in a }
+                .merging(issuer.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
     }
+}
+
+/// Where the users service is: every service fetches the keys that sign access tokens from it.
+struct UsersURLOption: ParsableArguments {
+    @Option(
+        name: .customLong("users-url"),
+        help: "Base URL of the users service (MERIDIAN_USERS_URL; default http://127.0.0.1:8081).")
+    var usersURL: String?
+
+    var flags: [String: String?] { ["users.url": usersURL] }
 }

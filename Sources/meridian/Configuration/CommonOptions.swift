@@ -66,3 +66,25 @@ struct TimeoutOptions: ParsableArguments {
 
     var flags: [String: String?] { ["upstream.timeout": upstreamTimeout] }
 }
+
+/// The token issuer every service agrees on.
+struct IssuerOption: ParsableArguments {
+    @Option(
+        help: """
+            The platform's public base URL, the issuer (iss) of every access token (MERIDIAN_ISSUER; default \
+            http://localhost:8080, for serve http://<gateway listen address>). Every service must get the same one.
+            """)
+    var issuer: String?
+
+    var flags: [String: String?] { ["issuer": issuer] }
+}
+
+/// Whether anyone may create an account without a token.
+struct SelfRegistrationOption: ParsableArguments {
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Let callers without a token create accounts with POST /api/users (MERIDIAN_SELF_REGISTRATION; default off).")
+    var selfRegistration: Bool?
+
+    var flags: [String: String?] { ["self.registration": selfRegistration.map { $0 ? "true" : "false" }] }
+}

@@ -73,6 +73,48 @@ struct Settings: Sendable {
 
     var dataDirectory: String { string("data.dir") ?? "./data" }
 
+    /// The token issuer (`--issuer`, `MERIDIAN_ISSUER`), or `fallback`. Every service compares `iss` with this
+    /// string, so it is normalised once here: an http(s) URL without query or fragment, no trailing slash.
+    func issuer(default fallback: String) throws -> String {
+        let text = string("issuer") ?? fallback
+        guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
+            scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
+            components.query == nil, components.fragment == nil, components.user == nil
+        else {
+            throw ConfigurationError(
+                description: "invalid issuer '\(text)': expected the public base URL, like https://api.example.com "
+                    + "(--issuer, MERIDIAN_ISSUER)")
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    /// The issuer `serve` defaults to: its gateway's address. A wildcard listen address names no host a client
+    /// can use, so `localhost` stands in for it.
+    static func issuer(servingAt address: ListenAddress) -> String {
+        let wildcard = ["0.0.0.0", "::", ""].contains(address.host)
+        let host = wildcard ? ListenAddress(host: "localhost", port: address.port) : address
+        return "http://\(host)"
+    }
+
+    /// `--self-registration` / `MERIDIAN_SELF_REGISTRATION`: off unless set to true.
+    func selfRegistration() throws -> Bool {
+        guard let text = string("self.registration")?.lowercased() else { return false }
+        switch text {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default:
+            throw ConfigurationError(
+                description: "invalid MERIDIAN_SELF_REGISTRATION '\(text)': use true or false")
+        }
+    }
+
+    /// `MERIDIAN_ADMIN_PASSWORD`, exactly as given (a password is not trimmed), or nil when unset or empty.
+    var adminPassword: String? {
+        guard let value = reader.string(forKey: ConfigKey("admin.password"), isSecret: true), !value.isEmpty
+        else { return nil }
+        return value
+    }
+
     /// The database of one service: the configured URL, or its SQLite file in the data directory.
     func databaseURL(for service: ServiceName) -> String {
         string("database.url", secret: true)

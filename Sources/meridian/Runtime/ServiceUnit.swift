@@ -17,14 +17,17 @@ struct ServiceUnit: Sendable {
     let database: (any Database)?
     let migrate: @Sendable () async throws -> Void
 
-    /// Builds the service from its settings (the gateway also takes its upstream options).
+    /// Builds the service from its settings (the gateway also takes its upstream options, users whether
+    /// anyone may register).
     static func make(
-        _ name: ServiceName, settings: ServiceSettings, gatewayOptions: GatewayOptions = GatewayOptions()
+        _ name: ServiceName, settings: ServiceSettings, gatewayOptions: GatewayOptions = GatewayOptions(),
+        selfRegistration: Bool = false
     ) throws -> ServiceUnit {
         let logger = Logger(label: name.rawValue)
         switch name {
         case .users:
-            let service = try UsersService(settings: settings, logger: logger)
+            let service = try UsersService(
+                settings: settings, logger: logger, issuer: settings.issuer, selfRegistration: selfRegistration)
             return ServiceUnit(
                 name: name, settings: settings, makeApplication: { service.makeApplication(onServerRunning: $0) },
                 database: service.database, migrate: { _ = try await service.migrate() })
