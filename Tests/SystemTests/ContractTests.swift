@@ -67,7 +67,7 @@ import Yams
         }
         // The gateway's own routes; its proxy routes stand for the services' routes counted above.
         let gateway = try GatewayService(settings: settings("gateway"), logger: logger).makeRouter(client: .shared)
-        let proxied = ["/api/users", "/api/orders", "/api/notifications", "/api/analytics"]
+        let proxied = GatewayService.proxiedPrefixes
         for route in gateway.routes.map(normalise) where !operational.contains(route) {
             let path = String(route.split(separator: " ")[1])
             if !proxied.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) { routes.insert(route) }

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.parse
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -31,6 +32,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
 from conftest import Meridian, MeridianFactory
+from oauth_support import authorization_params, open_login_page, submit_login
 from support import (
     TIMEOUT,
     ApiSession,
@@ -382,6 +384,34 @@ def test_upstream_answering_before_reading_the_body_does_not_hurt_the_gateway(me
         ]:
             assert_problem(session.request(method, path, json=body), 404)
     assert requests.get(f"{meridian.url}/readyz", timeout=TIMEOUT).status_code == 200
+
+
+def _sign_in_with(meridian: Meridian, email: str) -> requests.Response:
+    browser = requests.Session()
+    _, page = open_login_page(browser, f"{meridian.url}/oauth/authorize?{urllib.parse.urlencode(authorization_params())}")
+    return submit_login(browser, meridian.url, page, email, "a password that is wrong")
+
+
+NUL_REQUESTS: dict[str, Any] = {
+    "authorize client_id": lambda m: requests.get(f"{m.url}/oauth/authorize", params={"client_id": "a\x00b", "redirect_uri": "x"}, allow_redirects=False, timeout=TIMEOUT),
+    "sign-in form client_id": lambda m: requests.post(f"{m.url}/oauth/authorize", data={"client_id": "meridian-cli\x00"}, allow_redirects=False, timeout=TIMEOUT),
+    "sign-in email": lambda m: _sign_in_with(m, "ada\x00@example.com"),
+    "token client_id": lambda m: requests.post(f"{m.url}/oauth/token", data={"grant_type": "client_credentials", "client_id": "a\x00b"}, timeout=TIMEOUT),
+    "token Basic client_id": lambda m: requests.post(f"{m.url}/oauth/token", data={"grant_type": "client_credentials"}, auth=("a\x00b", "secret"), timeout=TIMEOUT),
+    "revoke client_id": lambda m: requests.post(f"{m.url}/oauth/revoke", data={"client_id": "a\x00b", "token": "x"}, timeout=TIMEOUT),
+    "introspect client_id": lambda m: requests.post(f"{m.url}/oauth/introspect", data={"client_id": "a\x00b", "client_secret": "s", "token": "x"}, timeout=TIMEOUT),
+    "users email filter": lambda m: m.api.get("/api/users", params={"email": "ada\x00@example.com"}),
+    "role name": lambda m: m.api.get("/api/roles/a%00b"),
+}
+
+
+@pytest.mark.parametrize("where", sorted(NUL_REQUESTS))
+def test_nul_bytes_in_lookups_are_not_server_errors(meridian: Meridian, where: str) -> None:
+    """A NUL byte is valid in JSON, form and query text but not in a PostgreSQL text value: a lookup by such a
+    value must be refused (or simply find nothing) before it reaches the database, never be a 500. Found by the
+    fuzzer on `GET /oauth/authorize` with PostgreSQL."""
+    response = NUL_REQUESTS[where](meridian)
+    assert response.status_code < 500, f"{where}: {response.status_code} {response.text[:200]}"
 
 
 def test_sigterm_stops_the_server_cleanly(meridian: Meridian) -> None:

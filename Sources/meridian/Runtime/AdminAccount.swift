@@ -13,7 +13,7 @@ enum AdminAccount {
         let dataDirectory = configuration.dataDirectory
         let password = configuration.adminPassword
         do {
-            try await Offline.run(on: service.database, logger: logger) {
+            _ = try await Offline.run(on: service.database, logger: logger) {
                 try await service.ensureAdmin(dataDirectory: dataDirectory, password: password)
             }
         } catch let error as UsersService.AdminBootstrapError {
