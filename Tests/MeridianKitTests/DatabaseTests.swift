@@ -114,3 +114,26 @@ let itemsMigration = Migration(
         #expect(throws: DatabaseLocation.InvalidURL.self) { try DatabaseLocation("postgres://x@y/z?sslmode=bogus") }
     }
 }
+
+@Suite struct PostgresInputTests {
+    /// PostgreSQL cannot store a NUL in text; that is the caller's input, so it must surface as a 400 problem.
+    @Test(arguments: TestDatabase.engines.filter { $0 == .postgres })
+    func valuesPostgresCannotStoreAreA400(_ engine: DatabaseEngine) async throws {
+        try await withDatabase(engine) { database async throws in
+            try await Migrator(database: database, migrations: [itemsMigration], logger: Logger(label: "t")).run()
+            do {
+                _ = try await database.read { sql in
+                    try await sql.select().column("id").from("items").where("id", .equal, SQLBind("a\u{0}b")).all()
+                }
+                Issue.record("expected a problem")
+            } catch let problem as Problem {
+                #expect(problem.status == .badRequest)
+            }
+            await #expect(throws: Problem.self) {
+                try await database.transaction { sql in
+                    try await sql.insert(into: "items").columns("id", "n").values(SQLBind("x\u{0}"), SQLBind(1)).run()
+                }
+            }
+        }
+    }
+}

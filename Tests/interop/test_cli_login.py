@@ -55,11 +55,17 @@ class Login:
         return self.found
 
     def finish(self) -> tuple[int, str, str]:
+        """Waits for the command; its exit status, standard output and standard error. (Not `communicate()`: the
+        reader thread owns standard error, and two readers of one pipe would split its lines between them.)"""
         try:
-            stdout, _ = self.process.communicate(timeout=WAIT)
+            self.process.wait(timeout=WAIT)
         except subprocess.TimeoutExpired:
             self.process.kill()
-            stdout, _ = self.process.communicate()
+            self.process.wait()
+        assert self.process.stdout is not None
+        # Only the token (or nothing) is written there, far below a pipe's buffer, so waiting first cannot block.
+        stdout = self.process.stdout.read()
+        self.process.stdout.close()
         self.reader.join(timeout=5)
         return self.process.returncode, stdout, "".join(self.stderr)
 

@@ -21,12 +21,31 @@ public final class PostgresDatabase: Database {
     }
 
     public func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
-            try await body(connection.sql(queryLogLevel: nil))
+        try await PostgresDatabase.refusingBadInput {
+            try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: nil))
+            }
+        }
+    }
+
+    /// PostgreSQL refuses some values SQLite stores (a NUL character in text, for one) with a "data exception"
+    /// (SQLSTATE class 22). Those come from the caller's input, so they are a 400, never a 500, wherever the
+    /// value entered: a body, a query parameter, a form field or a header.
+    static func refusingBadInput<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("22") == true {
+            throw Problem(
+                .badRequest, type: Problem.typeBase + "unstorable-value", title: "Unstorable value",
+                detail: "A value in the request cannot be stored or searched (for example, it contains a NUL character).")
         }
     }
 
     public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        try await PostgresDatabase.refusingBadInput { try await run(transaction: body) }
+    }
+
+    private func run<T: Sendable>(transaction body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await client.withConnection { connection in
             let sql = connection.sql(queryLogLevel: nil)
             try await sql.raw("BEGIN").run()
