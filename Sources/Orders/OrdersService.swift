@@ -9,16 +9,16 @@ import MeridianKit
 public struct OrdersService: Sendable {
     public static let name = "orders"
 
-    public let settings: ServiceSettings
-    /// The service's database; a `Service` run by the application.
-    public let database: any Database
+    let core: ServiceCore
     let repository: SQLOrderRepository
     let paymentProvider: any PaymentProvider
     let userDirectory: any UserDirectory
-    let verifier: any AccessTokenVerifier
-    let logger: Logger
-    let metrics: ServiceMetrics
-    let readiness: Readiness
+
+    public var settings: ServiceSettings { core.settings }
+    /// The service's database; a `Service` run by the application.
+    public var database: any Database { core.database }
+    var verifier: any AccessTokenVerifier { core.verifier }
+    var metrics: ServiceMetrics { core.metrics }
 
     /// Opens the database (nothing is read until the application runs). Without a `userDirectory`, users are
     /// checked with the users service at `settings.url(of: "users")`; without a `verifier`, access tokens are
@@ -35,23 +35,15 @@ public struct OrdersService: Sendable {
         self.userDirectory =
             try userDirectory
             ?? HTTPUserDirectory(client: ServiceClient(service: "users", baseURL: settings.url(of: "users")))
-        self.verifier =
-            try verifier
-            ?? JWKSTokenVerifier(usersURL: settings.url(of: "users"), issuer: settings.issuer, logger: logger)
-        self.settings = settings
-        self.logger = logger
         self.paymentProvider = paymentProvider
-        self.database = try openDatabase(url: settings.databaseURL, schema: OrdersService.name, logger: logger)
-        self.repository = SQLOrderRepository(database: database)
-        self.metrics = ServiceMetrics(service: OrdersService.name)
-        self.readiness = Readiness()
+        self.core = try ServiceCore(
+            name: OrdersService.name, settings: settings, logger: logger, accessTable: OrdersAccessTable.rules,
+            migrations: OrdersMigrations.all, verifier: verifier)
+        self.repository = SQLOrderRepository(database: core.database)
     }
 
     public func makeRouter() -> Router<MeridianRequestContext> {
-        let router = ServiceHost.makeRouter(metrics: metrics, readiness: readiness)
-        // Before idempotency: refusals are never remembered, and keys are kept per verified subject.
-        router.add(middleware: AccessControlMiddleware(table: OrdersAccessTable.rules, verifier: verifier))
-        router.add(middleware: IdempotencyMiddleware(database: database))
+        let router = core.makeRouter()
         router.add(middleware: OrderErrorMiddleware())
         let payments = PaymentFlow(repository: repository, provider: paymentProvider, metrics: metrics)
         OrderRoutes(repository: repository, users: userDirectory, payments: payments).register(on: router)
@@ -62,25 +54,11 @@ public struct OrdersService: Sendable {
     public func makeApplication(
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        ServiceHost.makeApplication(
-            router: makeRouter(), listen: settings.listen, services: [database], readiness: readiness,
-            logger: logger,
-            prepare: {
-                try await migrate()
-                await prefetchSigningKeys()
-            },
-            onServerRunning: onServerRunning)
-    }
-
-    /// Loads the issuer's signing keys before the first request needs them, if users is up; start-up does not
-    /// depend on users. An injected verifier other than the JWKS one has nothing to fetch.
-    func prefetchSigningKeys() async {
-        guard let jwks = verifier as? JWKSTokenVerifier, let usersURL = try? settings.url(of: "users") else { return }
-        await jwks.prefetchIfIssuerReady(usersURL: usersURL)
+        core.makeApplication(router: makeRouter(), onServerRunning: onServerRunning)
     }
 
     /// Applies the service's migrations (also run at start-up by `makeApplication`).
     public func migrate() async throws {
-        try await Migrator(database: database, migrations: OrdersMigrations.all, logger: logger).run()
+        try await core.migrate()
     }
 }

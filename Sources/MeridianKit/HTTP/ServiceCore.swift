@@ -1,0 +1,75 @@
+import Hummingbird
+import Logging
+
+/// What every service that checks tokens against the users service is built from: its settings, database,
+/// metrics, readiness, token verifier, route table and migrations, and the router and application made of them.
+/// A service adds its routes to `makeRouter()`'s router and hands it back to `makeApplication`.
+public struct ServiceCore: Sendable {
+    public let name: String
+    public let settings: ServiceSettings
+    public let logger: Logger
+    /// The service's own database; a `Service` the application runs.
+    public let database: any Database
+    public let metrics: ServiceMetrics
+    public let readiness: Readiness
+    public let verifier: any AccessTokenVerifier
+    let accessTable: RouteAccessTable
+    let migrations: [Migration]
+
+    /// Without a `verifier`, tokens are verified against the JWKS of the users service at
+    /// `settings.url(of: "users")` for `settings.issuer`, so that URL must then be configured.
+    public init(
+        name: String, settings: ServiceSettings, logger: Logger, accessTable: RouteAccessTable,
+        migrations: [Migration], verifier: (any AccessTokenVerifier)? = nil
+    ) throws {
+        // Everything that can fail comes before the database opens: an open connection must be closed before
+        // it is released.
+        self.verifier =
+            try verifier
+            ?? JWKSTokenVerifier(usersURL: settings.url(of: "users"), issuer: settings.issuer, logger: logger)
+        self.name = name
+        self.settings = settings
+        self.logger = logger
+        self.accessTable = accessTable
+        self.migrations = migrations
+        self.database = try openDatabase(url: settings.databaseURL, schema: name, logger: logger)
+        self.metrics = ServiceMetrics(service: name)
+        self.readiness = Readiness()
+    }
+
+    /// The shared middleware and operational routes, then access control and idempotency: routes added to the
+    /// returned router get all of them.
+    public func makeRouter() -> Router<MeridianRequestContext> {
+        let router = ServiceHost.makeRouter(metrics: metrics, readiness: readiness)
+        // Before idempotency: refusals are never remembered, and keys are kept per verified subject.
+        router.add(middleware: AccessControlMiddleware(table: accessTable, verifier: verifier))
+        router.add(middleware: IdempotencyMiddleware(database: database))
+        return router
+    }
+
+    /// The HTTP server with the database and, before it accepts traffic, the migrations and the signing keys.
+    public func makeApplication(
+        router: Router<MeridianRequestContext>, onServerRunning: @escaping @Sendable (Int) async -> Void
+    ) -> some ApplicationProtocol {
+        ServiceHost.makeApplication(
+            router: router, listen: settings.listen, services: [database], readiness: readiness, logger: logger,
+            prepare: {
+                try await migrate()
+                await prefetchSigningKeys()
+            },
+            onServerRunning: onServerRunning)
+    }
+
+    /// Applies the pending migrations; the database service must be running (`meridian migrate` runs it).
+    @discardableResult
+    public func migrate() async throws -> [String] {
+        try await Migrator(database: database, migrations: migrations, logger: logger).run()
+    }
+
+    /// Loads the issuer's signing keys before the first request needs them, if users is up; start-up does not
+    /// depend on users. An injected verifier other than the JWKS one has nothing to fetch.
+    func prefetchSigningKeys() async {
+        guard let jwks = verifier as? JWKSTokenVerifier, let usersURL = try? settings.url(of: "users") else { return }
+        await jwks.prefetchIfIssuerReady(usersURL: usersURL)
+    }
+}
