@@ -20,7 +20,7 @@ enum UsersData {
         storage: StorageOptions, common: CommonOptions,
         _ operation: @escaping @Sendable (UsersService) async throws -> Value
     ) async throws -> Value {
-        let settings = try await Settings.load(flags: storage.flags.merging(common.flags) { a, _ in a })
+        let settings = try await Settings.load(flags: flags(storage.flags, common.flags))
         let level = try settings.logLevel()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -15,7 +15,7 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let settings = try await Settings.load(flags: storage.flags.merging(common.flags) { a, _ in a })
+        let settings = try await Settings.load(flags: flags(storage.flags, common.flags))
         JSONLogHandler.bootstrap(level: try settings.logLevel())
         let services: [ServiceName]
         if let service {

@@ -35,13 +35,11 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
-        let flags = [
+        let own: [String: String?] = [
             "listen": listen, "internal.port.base": internalPortBase, "data.dir": dataDir, "database.url": databaseURL,
-        ].merging(timeouts.flags) { first, _ in first }
-            .merging(issuer.flags) { first, _ in first }
-            .merging(registration.flags) { first, _ in first }
-            .merging(common.flags) { first, _ in first }
-        let settings = try await Settings.load(flags: flags)
+        ]
+        let settings = try await Settings.load(
+            flags: flags(own, timeouts.flags, issuer.flags, registration.flags, common.flags))
         // Before any service exists: each keeps the logger it is built with.
         JSONLogHandler.bootstrap(level: try settings.logLevel())
         let units = try ServeCommand.plan(settings)

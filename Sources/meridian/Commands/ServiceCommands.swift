@@ -52,9 +52,7 @@ struct GatewayCommand: AsyncParsableCommand {
     func run() async throws {
         try await SingleService.run(
             .gateway,
-            flags: ["listen": listen.listen].merging(upstreams.flags) { a, _ in a }.merging(timeouts.flags) { a, _ in a
-            }
-            .merging(issuer.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+            flags: flags(["listen": listen.listen], upstreams.flags, timeouts.flags, issuer.flags, common.flags))
     }
 }
 
@@ -71,8 +69,7 @@ struct UsersCommand: AsyncParsableCommand {
     func run() async throws {
         try await SingleService.run(
             .users,
-            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(issuer.flags) { a, _ in a }
-                .merging(registration.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+            flags: flags(["listen": listen.listen], storage.flags, issuer.flags, registration.flags, common.flags))
     }
 }
 
@@ -90,8 +87,7 @@ struct OrdersCommand: AsyncParsableCommand {
     func run() async throws {
         try await SingleService.run(
             .orders,
-            flags: ["listen": listen.listen].merging(users.flags) { a, _ in a }.merging(storage.flags) { a, _ in a }
-                .merging(issuer.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+            flags: flags(["listen": listen.listen], users.flags, storage.flags, issuer.flags, common.flags))
     }
 }
 
@@ -109,8 +105,7 @@ struct NotificationsCommand: AsyncParsableCommand {
     func run() async throws {
         try await SingleService.run(
             .notifications,
-            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(users.flags) { a, _ in a }
-                .merging(issuer.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+            flags: flags(["listen": listen.listen], storage.flags, users.flags, issuer.flags, common.flags))
     }
 }
 
@@ -128,8 +123,7 @@ struct AnalyticsCommand: AsyncParsableCommand {
     func run() async throws {
         try await SingleService.run(
             .analytics,
-            flags: ["listen": listen.listen].merging(storage.flags) { a, _ in a }.merging(users.flags) { a, _ in a }
-                .merging(issuer.flags) { a, _ in a }.merging(common.flags) { a, _ in a })
+            flags: flags(["listen": listen.listen], storage.flags, users.flags, issuer.flags, common.flags))
     }
 }
 

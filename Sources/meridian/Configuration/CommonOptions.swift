@@ -88,3 +88,8 @@ struct SelfRegistrationOption: ParsableArguments {
 
     var flags: [String: String?] { ["self.registration": selfRegistration.map { $0 ? "true" : "false" }] }
 }
+
+/// The flags of several option groups as one map for `ConfigLoader`; option groups never share a key.
+func flags(_ groups: [String: String?]...) -> [String: String?] {
+    groups.reduce(into: [:]) { all, group in all.merge(group) { first, _ in first } }
+}
