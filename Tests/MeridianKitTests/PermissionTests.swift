@@ -6,14 +6,19 @@ import Testing
 @Suite struct PermissionTests {
     @Test func builtInRolesGrantWhatTheIdentityDesignSays() {
         #expect(BuiltInRole.admin.permissions == Set(Permission.all))
-        #expect(Permission.all.count == 16)
+        #expect(Permission.all.count == 19)
         #expect(
             BuiltInRole.support.permissions
                 == [.usersRead, .ordersRead, .notificationsRead, .analyticsRead, .auditRead])
         #expect(
             BuiltInRole.customer.permissions
-                == [.usersReadOwn, .usersWriteOwn, .ordersReadOwn, .ordersWriteOwn, .notificationsReadOwn])
-        #expect(BuiltInRole.service.permissions == [.usersRead, .ordersRead, .notificationsSend, .analyticsWrite])
+                == [
+                    .usersReadOwn, .usersWriteOwn, .ordersReadOwn, .ordersWriteOwn, .notificationsReadOwn,
+                    .notificationsWriteOwn,
+                ])
+        #expect(
+            BuiltInRole.service.permissions
+                == [.usersRead, .ordersRead, .notificationsSend, .analyticsWrite, .eventsDeliver])
         // Support changes nothing.
         let supportOnlyReads = BuiltInRole.support.permissions.allSatisfy { $0.isRead }
         #expect(supportOnlyReads)

@@ -22,16 +22,22 @@ public struct Permission: RawRepresentable, Hashable, Sendable, Codable, CustomS
     public static let notificationsSend = Permission("notifications:send")
     public static let notificationsRead = Permission("notifications:read")
     public static let notificationsReadOwn = Permission("notifications:read:own")
+    /// Marking one's own in-app messages read, one's own preferences and push subscriptions.
+    public static let notificationsWriteOwn = Permission("notifications:write:own")
+    /// Templates, dead letters and re-sends.
+    public static let notificationsManage = Permission("notifications:manage")
     public static let analyticsRead = Permission("analytics:read")
     public static let analyticsWrite = Permission("analytics:write")
     public static let auditRead = Permission("audit:read")
+    /// Delivering domain events to a consuming service's inbox (service clients only).
+    public static let eventsDeliver = Permission("events:deliver")
 
     /// Every permission Meridian defines. Custom roles may only be made of these.
     public static let all: [Permission] = [
         .usersRead, .usersReadOwn, .usersWrite, .usersWriteOwn, .rolesManage, .clientsManage,
         .ordersRead, .ordersReadOwn, .ordersWrite, .ordersWriteOwn,
-        .notificationsSend, .notificationsRead, .notificationsReadOwn,
-        .analyticsRead, .analyticsWrite, .auditRead,
+        .notificationsSend, .notificationsRead, .notificationsReadOwn, .notificationsWriteOwn, .notificationsManage,
+        .analyticsRead, .analyticsWrite, .auditRead, .eventsDeliver,
     ]
 
     /// Whether Meridian defines this permission.
@@ -75,9 +81,12 @@ public enum BuiltInRole: String, CaseIterable, Sendable, Codable {
         case .support:
             Set(Permission.all.filter { $0.isRead && !$0.isOwn })
         case .customer:
-            [.usersReadOwn, .usersWriteOwn, .ordersReadOwn, .ordersWriteOwn, .notificationsReadOwn]
+            [
+                .usersReadOwn, .usersWriteOwn, .ordersReadOwn, .ordersWriteOwn, .notificationsReadOwn,
+                .notificationsWriteOwn,
+            ]
         case .service:
-            [.usersRead, .ordersRead, .notificationsSend, .analyticsWrite]
+            [.usersRead, .ordersRead, .notificationsSend, .analyticsWrite, .eventsDeliver]
         }
     }
 }
