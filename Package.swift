@@ -97,8 +97,10 @@ let package = Package(
             name: "Notifications",
             dependencies: [
                 "MeridianKit",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict
         ),
@@ -132,7 +134,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "OrdersTests", dependencies: ["Orders", "MeridianTestSupport"], swiftSettings: strict),
-        .testTarget(name: "NotificationsTests", dependencies: ["Notifications", "MeridianTestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "NotificationsTests",
+            dependencies: [
+                "Notifications", "MeridianTestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(name: "AnalyticsTests", dependencies: ["Analytics", "MeridianTestSupport"], swiftSettings: strict),
         .testTarget(
             name: "SystemTests",

@@ -3,7 +3,7 @@
 authorization code flow with PKCE through the built-in public client `meridian-cli`, the sign-in form fetched,
 its CSRF token read and the form submitted with the CSRF cookie. Standard library only.
 
-    bench/sign_in.py http://127.0.0.1:8080 admin@meridian.local PASSWORD
+    MERIDIAN_TLS_CA_FILE=data/tls/ca.pem bench/sign_in.py https://127.0.0.1:8080 admin@meridian.local PASSWORD
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import base64
 import hashlib
 import http.cookiejar
 import json
+import os
 import re
 import secrets
+import ssl
 import sys
 import urllib.error
 import urllib.parse
@@ -42,8 +44,12 @@ def main(base: str, email: str, password: str) -> str:
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
+    # Verified TLS 1.3 against the CA in MERIDIAN_TLS_CA_FILE (serve's data/tls/ca.pem), else the system's roots.
+    tls = ssl.create_default_context(cafile=os.environ.get("MERIDIAN_TLS_CA_FILE") or None)
+    tls.minimum_version = ssl.TLSVersion.TLSv1_3
     opener = urllib.request.build_opener(
-        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), KeepRedirects()
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()), KeepRedirects(),
+        urllib.request.HTTPSHandler(context=tls),
     )
     page = opener.open(f"{base}/oauth/authorize?{urllib.parse.urlencode(request)}", timeout=30).read().decode()
     csrf = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page)

@@ -12,6 +12,38 @@ public struct GatewayOptions: Sendable {
     /// Keep-alive connections the pool keeps per upstream; requests beyond it wait for a free connection.
     public var connectionsPerUpstream: Int
 
+    /// Rate limits per caller and route class (`RateLimitRules`), and where their state lives.
+    public var rateLimits = RateLimitRules()
+    /// Off only for benchmarks of the bare proxy; the limits are part of the gateway's contract.
+    public var rateLimitingEnabled = true
+    public var rateLimitStore: RateLimitStoreKind = .memory
+    /// The Redis URL (`MERIDIAN_REDIS_URL`), required when the store is `redis`.
+    public var redisURL: String?
+    /// How long a rate-limit decision may wait for Redis before the failure mode applies.
+    public var redisTimeout: Duration = .milliseconds(100)
+    public var rateLimitFailureMode: RateLimitFailureMode = .local
+    /// Keys the in-memory store holds at most.
+    public var rateLimitMemoryCapacity = 100_000
+
+    /// Requests in flight per upstream before lower-priority ones are shed (`LoadShedder`).
+    public var concurrencyPerUpstream = 512
+    public var breaker = CircuitBreaker.Settings()
+    public var retryBudget = RetryBudget.Settings()
+    /// Tries of an idempotent request without a body whose upstream could not be reached (1 = no retry).
+    public var maximumAttempts = 2
+    /// How long the connection to an upstream may take before the attempt counts as unreachable.
+    public var connectTimeout: Duration = .seconds(2)
+
+    /// Request headers: their total size (names and values) and count; above either, 431.
+    public var maxHeaderBytes = 16 * 1024
+    public var maxHeaderCount = 100
+    /// A connection that sends nothing for this long (also in the middle of a request head or body, which is
+    /// how a slowloris client holds connections) is closed; also the keep-alive idle time.
+    public var clientIdleTimeout: Duration = .seconds(30)
+
+    /// Usage telemetry to the analytics service (`UsageReporter`); off when nil.
+    public var usage: UsageOptions? = UsageOptions()
+
     public init(
         defaultTimeout: Duration = .seconds(30),
         timeouts: [String: Duration] = [:],

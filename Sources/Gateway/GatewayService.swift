@@ -2,12 +2,15 @@ import AsyncHTTPClient
 import Hummingbird
 import Logging
 import MeridianKit
+import NIOCore
 import ServiceLifecycle
 
 /// The gateway: the platform's only public entry. It checks the bearer token of every `/api` request that is
 /// not on its public list (`GatewayAccess`), routes by path prefix to the services' base URLs
 /// (`ServiceSettings.serviceURLs`), streaming bodies both ways, and serves the OpenAPI document. It keeps no
-/// database; rate limits arrive in a later issue.
+/// database. In front of each upstream it applies rate limits (GCRA, in memory or in Redis), sheds load by
+/// priority, breaks the circuit of a failing upstream and retries what is safe to retry; it limits request
+/// sizes and slow clients, and reports usage to analytics in the background.
 ///
 /// The token check does not replace the services' own: the `Authorization` header travels on unchanged and
 /// every service verifies it again and applies its permissions.
@@ -27,6 +30,10 @@ public struct GatewayService: Sendable {
     /// The verified tokens of the default verifier (unused when another verifier is given): every authenticated
     /// request looks its token up here first, so a token's signature is checked once, not per request.
     public let verifiedTokens: VerifiedTokenCache
+    let gatewayMetrics: GatewayMetrics
+    let rateLimiter: RateLimiter
+    /// Usage records waiting for the reporter; nil when usage telemetry is off.
+    let usageBuffer: UsageBuffer?
 
     /// The path prefixes the gateway forwards (each also matches everything below it), for tests that tell its
     /// own routes from the services' routes it stands for.
@@ -45,10 +52,17 @@ public struct GatewayService: Sendable {
             throw GatewayConfigurationError(
                 description: "the request body limit must not be negative and the pool needs at least one connection")
         }
+        let metrics = ServiceMetrics(service: GatewayService.name)
+        let gatewayMetrics = GatewayMetrics(service: metrics, upstreams: Upstream.services)
         var upstreams: [String: Upstream] = [:]
         for service in Upstream.services {
-            upstreams[service] = try Upstream(service: service, settings: settings, options: options)
+            var upstream = try Upstream(service: service, settings: settings, options: options)
+            upstream.guards = UpstreamGuards(service: service, options: options, metrics: gatewayMetrics)
+            upstreams[service] = upstream
         }
+        self.gatewayMetrics = gatewayMetrics
+        self.rateLimiter = try GatewayService.makeRateLimiter(options: options, metrics: metrics, logger: logger)
+        self.usageBuffer = options.usage.map { UsageBuffer(capacity: $0.bufferCapacity) }
         self.settings = settings
         self.options = options
         self.logger = logger
@@ -64,18 +78,50 @@ public struct GatewayService: Sendable {
                 issuer: settings.issuer, cache: verifiedTokens, logger: logger,
                 source: JWKSTokenVerifier.jwks(at: usersURL))
         }
-        self.metrics = ServiceMetrics(service: GatewayService.name)
+        self.metrics = metrics
         self.readiness = Readiness()
+    }
+
+    /// The in-memory limiter, or the Redis one when configured (its client connects on first use).
+    static func makeRateLimiter(options: GatewayOptions, metrics: ServiceMetrics, logger: Logger) throws -> RateLimiter {
+        var redis: RedisRateLimitStore?
+        if options.rateLimitStore == .redis {
+            guard let url = options.redisURL else {
+                throw GatewayConfigurationError(
+                    description: "the redis rate-limit store needs a Redis URL (MERIDIAN_REDIS_URL)")
+            }
+            var configuration: RedisConfiguration
+            do {
+                configuration = try RedisConfiguration(url: url)
+            } catch {
+                throw GatewayConfigurationError(description: "MERIDIAN_REDIS_URL: \(error)")
+            }
+            configuration.commandTimeout = options.redisTimeout
+            configuration.connectTimeout = max(options.redisTimeout, .milliseconds(200))
+            redis = RedisRateLimitStore(client: RedisClient(configuration: configuration))
+        }
+        return RateLimiter(
+            memory: MemoryRateLimitStore(capacity: options.rateLimitMemoryCapacity), redis: redis,
+            failureMode: options.rateLimitFailureMode, metrics: metrics, logger: logger)
     }
 
     /// Every route of the gateway, forwarding through `client`, which the caller owns and shuts down.
     public func makeRouter(client: HTTPClient) -> Router<MeridianRequestContext> {
-        let router = ServiceHost.makeRouter(metrics: metrics, readiness: readiness)
+        let router = GatewayRouter.make(
+            metrics: metrics, gatewayMetrics: gatewayMetrics, readiness: readiness, options: options)
+        if let usageBuffer {
+            // Outside the token check, so refused requests are recorded too.
+            router.add(middleware: UsageMiddleware(buffer: usageBuffer, metrics: gatewayMetrics))
+        }
         // Before the routes it guards: Hummingbird applies router middleware only to routes added after it.
         router.add(middleware: AccessControlMiddleware(table: GatewayService.accessTable, verifier: verifier))
         openAPI.register(on: router)
-        let proxy = ReverseProxy(client: client, maxRequestBodySize: options.maxRequestBodySize)
-        ProxyRoutes(proxy: proxy, upstreams: upstreams).register(on: router)
+        var proxy = ReverseProxy(client: client, maxRequestBodySize: options.maxRequestBodySize)
+        proxy.maximumAttempts = max(1, options.maximumAttempts)
+        let rateLimits =
+            options.rateLimitingEnabled
+            ? RateLimitGate(rules: options.rateLimits, limiter: rateLimiter, metrics: gatewayMetrics) : nil
+        ProxyRoutes(proxy: proxy, upstreams: upstreams, rateLimits: rateLimits).register(on: router)
         return router
     }
 
@@ -86,6 +132,20 @@ public struct GatewayService: Sendable {
     ) -> some ApplicationProtocol {
         let client = UpstreamClient.make(options: options)
         var services: [any Service] = [UpstreamClientService(client: client)]
+        if let redis = rateLimiter.redis { services.append(RedisClientService(client: redis.client)) }
+        if let usageBuffer, var usage = options.usage, let analytics = upstreams["analytics"] {
+            // The service client's token (analytics:write), unless a test gave its own source.
+            if usage.token == nil, let provider = settings.serviceTokenProvider(logger: logger) {
+                usage.token = { try await provider.token() }
+            }
+            services.append(
+                UsageReporter(
+                    buffer: usageBuffer, options: usage,
+                    analytics: ServiceClient(
+                        service: "analytics", baseURL: analytics.baseURL, client: client,
+                        timeout: TimeAmount(usage.sendTimeout)),
+                    metrics: gatewayMetrics, logger: logger))
+        }
         if let verifier = verifier as? JWKSTokenVerifier, let users = upstreams[Upstream.identityService] {
             services.append(
                 SigningKeysWarmup(
@@ -94,6 +154,6 @@ public struct GatewayService: Sendable {
         }
         return ServiceHost.makeApplication(
             router: makeRouter(client: client), listen: settings.listen, services: services, readiness: readiness,
-            logger: logger, onServerRunning: onServerRunning)
+            logger: logger, tls: settings.tls, idleTimeout: options.clientIdleTimeout, onServerRunning: onServerRunning)
     }
 }

@@ -13,6 +13,8 @@ public struct OrdersService: Sendable {
     let repository: SQLOrderRepository
     let paymentProvider: any PaymentProvider
     let userDirectory: any UserDirectory
+    /// The outbox its changes write their events to, and the dispatcher that delivers them.
+    let events: EventPublishing
 
     public var settings: ServiceSettings { core.settings }
     /// The service's database; a `Service` run by the application.
@@ -28,7 +30,8 @@ public struct OrdersService: Sendable {
         logger: Logger,
         paymentProvider: any PaymentProvider = TestPaymentProvider(),
         userDirectory: (any UserDirectory)? = nil,
-        verifier: (any AccessTokenVerifier)? = nil
+        verifier: (any AccessTokenVerifier)? = nil,
+        eventTokens: (any ServiceTokenSource)? = nil, eventPolicy: OutboxDeliveryPolicy = OutboxDeliveryPolicy()
     ) throws {
         // Everything that can fail comes before the database opens: an open SQLite connection must be closed
         // before it is released.
@@ -38,12 +41,25 @@ public struct OrdersService: Sendable {
         self.paymentProvider = paymentProvider
         self.core = try ServiceCore(
             name: OrdersService.name, settings: settings, logger: logger, accessTable: OrdersAccessTable.rules,
-            migrations: OrdersMigrations.all, verifier: verifier)
-        self.repository = SQLOrderRepository(database: core.database)
+            migrations: OrdersMigrations.all + OutboxMigrations.all, verifier: verifier,
+            encryptedColumns: OrdersService.encryptedColumns)
+        self.events = EventPublishing(core: core, tokens: eventTokens, policy: eventPolicy)
+        self.repository = SQLOrderRepository(
+            database: core.database, cipher: core.cipher, events: OrderEvents(outbox: events.outbox),
+            audit: OrderAudit(log: core.audit))
     }
+
+    /// Every column the orders service stores ciphertext in.
+    public static let encryptedColumns: [EncryptedColumn] = OrderRows.encryptedColumns + Outbox.encryptedColumns
+
+    /// The cipher of the service's stored values.
+    public var cipher: FieldCipher { core.cipher }
+    /// The re-encryption job of data-key rotation.
+    public var keyRotation: KeyRotation { core.keyRotation }
 
     public func makeRouter() -> Router<MeridianRequestContext> {
         let router = core.makeRouter()
+        router.add(middleware: TraceContextMiddleware())
         router.add(middleware: OrderErrorMiddleware())
         let payments = PaymentFlow(repository: repository, provider: paymentProvider, metrics: metrics)
         OrderRoutes(repository: repository, users: userDirectory, payments: payments).register(on: router)
@@ -54,7 +70,7 @@ public struct OrdersService: Sendable {
     public func makeApplication(
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        core.makeApplication(router: makeRouter(), onServerRunning: onServerRunning)
+        core.makeApplication(router: makeRouter(), services: events.services, onServerRunning: onServerRunning)
     }
 
     /// Applies the service's migrations (also run at start-up by `makeApplication`).

@@ -22,6 +22,14 @@ public struct UsersService: Sendable {
     /// How this service checks the bearer tokens sent to it: against its own published keys, read from its
     /// database rather than over HTTP.
     public let verifier: any AccessTokenVerifier
+    /// Seals every user-supplied value the service stores (loaded by `migrate()`).
+    public let cipher: FieldCipher
+    /// Re-encrypts stored values after `meridian keys rotate`; runs beside the server.
+    public let keyRotation: KeyRotation
+    /// The outbox `user.created` is written to, and the dispatcher that delivers it.
+    let events: EventPublishing
+    /// The service's hash-chained audit log; every mutation appends to it in its own transaction.
+    public let audit: AuditLog
     let logger: Logger
     let repository: SQLUserRepository
     let hasher: PasswordHasher
@@ -33,7 +41,7 @@ public struct UsersService: Sendable {
     let authorization: AuthorizationServerSettings
     let now: @Sendable () -> Date
 
-    public static let defaultIssuer = "http://localhost:8080"
+    public static let defaultIssuer = ServiceSettings.defaultIssuer
 
     /// Opens the database (nothing is read from it until the application runs). `bcryptCost` overrides
     /// `MERIDIAN_BCRYPT_COST` and the default of 12; tests pass the minimum, 4. `issuer` is the platform's public
@@ -57,23 +65,37 @@ public struct UsersService: Sendable {
         self.settings = settings
         self.logger = logger
         self.hasher = try PasswordHasher(cost: cost)
+        guard let masterKey = settings.masterKey else {
+            throw MasterKeySource.Missing(
+                description: "no master key for the users service: set MERIDIAN_MASTER_KEY or --master-key-file")
+        }
         self.database = try openDatabase(url: settings.databaseURL, schema: UsersService.name, logger: logger)
-        self.repository = SQLUserRepository(database: database)
+        let cipher = FieldCipher(service: UsersService.name, database: database, masterKey: masterKey)
+        self.cipher = cipher
+        let audit = AuditLog(service: UsersService.name, cipher: cipher, checkpoints: settings.auditCheckpoints)
+        self.audit = audit
         self.metrics = ServiceMetrics(service: UsersService.name)
+        self.keyRotation = KeyRotation(
+            cipher: cipher, database: database, columns: UsersService.encryptedColumns, metrics: metrics, logger: logger)
         self.readiness = Readiness()
+        self.events = EventPublishing(
+            producer: UsersService.name, database: database, cipher: cipher, settings: settings, metrics: metrics,
+            readiness: readiness, logger: logger, tokens: UsersService.eventTokenSource(settings: settings, logger: logger))
+        self.repository = SQLUserRepository(database: database, cipher: cipher, outbox: events.outbox, audit: audit)
         self.issuer = try AuthorizationServerSettings.normalizedIssuer(issuer)
         self.selfRegistration = selfRegistration
         var authorization = AuthorizationServerSettings(issuer: self.issuer)
         configure(&authorization)
         self.authorization = authorization
         self.now = now
-        self.clients = SQLClientRepository(database: database)
-        self.roles = SQLRoleRepository(database: database)
-        self.secrets = ServiceSecrets(database: database)
+        self.clients = SQLClientRepository(database: database, cipher: cipher, audit: audit)
+        self.roles = SQLRoleRepository(database: database, audit: audit)
+        self.secrets = ServiceSecrets(database: database, cipher: cipher)
         self.decoy = DecoyPasswordHash(hasher: hasher)
         self.pages = try LoginPages()
         let keyring = SigningKeyring(
-            database: database, accessTokenLifetime: authorization.accessTokenLifetime, now: now)
+            database: database, cipher: cipher, accessTokenLifetime: authorization.accessTokenLifetime, now: now,
+            audit: audit)
         self.keyring = keyring
         // The key set is a local read, so a token with an unknown kid may cause one at once: right after a
         // rotation this service signs with the new key and must accept it on the next request.
@@ -84,9 +106,12 @@ public struct UsersService: Sendable {
 
     public func makeRouter() -> Router<MeridianRequestContext> {
         let router = ServiceHost.makeRouter(metrics: metrics, readiness: readiness)
+        router.add(middleware: TraceContextMiddleware())
         router.add(
             middleware: AccessControlMiddleware(
-                table: UsersAccess.table(selfRegistration: selfRegistration), verifier: verifier))
+                table: UsersAccess.table(selfRegistration: selfRegistration), verifier: verifier,
+                denials: AuditDenials(log: audit, database: database, logger: logger)))
+        AuditRoutes(log: audit, database: database).register(on: router)
         // Not for `/oauth/*`: a replayed token response would hand out the same refresh token twice, and the
         // stored body would keep tokens at rest. Not for `/api/clients` either: its answer carries a secret
         // that must exist only once.
@@ -97,19 +122,20 @@ public struct UsersService: Sendable {
             .register(on: router)
         WellKnownRoutes(keyring: keyring, settings: authorization).register(on: router)
         let signIn = SignIn(
-            users: repository, hasher: hasher, decoy: decoy, failures: LoginFailureStore(database: database),
+            users: repository, hasher: hasher, decoy: decoy, failures: LoginFailureStore(database: database, audit: audit),
             secrets: secrets, settings: authorization)
         AuthorizeRoutes(
-            database: database, clients: clients, pages: pages,
+            database: database, cipher: cipher, clients: clients, pages: pages,
             csrf: CSRFProtection(secrets: secrets, settings: authorization), signIn: signIn,
-            settings: authorization, now: now
+            settings: authorization, now: now, audit: audit
         ).register(on: router)
         TokenRoutes(
             authenticator: ClientAuthenticator(clients: clients, hasher: hasher, decoy: decoy),
             grants: TokenGrants(
-                database: database, users: repository, roles: roles, keyring: keyring,
-                minter: TokenMinter(settings: authorization), settings: authorization, now: now),
-            introspection: TokenIntrospection(database: database, verifier: verifier, settings: authorization, now: now)
+                database: database, cipher: cipher, users: repository, roles: roles, keyring: keyring,
+                minter: TokenMinter(settings: authorization), settings: authorization, now: now, audit: audit),
+            introspection: TokenIntrospection(
+                database: database, verifier: verifier, settings: authorization, now: now, audit: audit)
         ).register(on: router)
         return router
     }
@@ -119,8 +145,9 @@ public struct UsersService: Sendable {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         ServiceHost.makeApplication(
-            router: makeRouter(), listen: settings.listen, services: [database], readiness: readiness,
-            logger: logger,
+            router: makeRouter(), listen: settings.listen, services: [database, keyRotation] + events.services,
+            readiness: readiness,
+            logger: logger, tls: settings.tls,
             prepare: {
                 try await migrate()
                 // The first start makes the first key, so the JWKS is never empty once the service is ready.
@@ -129,9 +156,25 @@ public struct UsersService: Sendable {
             onServerRunning: onServerRunning)
     }
 
-    /// Applies the pending migrations; the database service must be running (`meridian migrate` runs it).
+    /// Applies the pending migrations, then loads the data keys (creating the first on a fresh database) and
+    /// stores the built-in clients, whose fields are ciphertext; the database service must be running
+    /// (`meridian migrate` runs it). Every offline admin verb calls this first.
     @discardableResult
     public func migrate() async throws -> [String] {
-        try await Migrator(database: database, migrations: UsersMigrations.all, logger: logger).run()
+        let applied = try await Migrator(
+            database: database,
+            migrations: UsersMigrations.all + CryptoMigrations.all + OutboxMigrations.all + AuditMigrations.all,
+            logger: logger
+        ).run()
+        try await cipher.load()
+        try await clients.ensureBuiltInClients()
+        try await ensureServiceClient()
+        return applied
     }
+
+    /// Every column the users service stores ciphertext in.
+    public static let encryptedColumns: [EncryptedColumn] =
+        SQLUserRepository.encryptedColumns + SQLClientRepository.encryptedColumns + GrantStore.encryptedColumns
+        + SigningKeyStore.encryptedColumns + ServiceSecrets.encryptedColumns + Outbox.encryptedColumns
+        + AuditLog.encryptedColumns
 }

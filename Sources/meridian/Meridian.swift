@@ -18,6 +18,7 @@ struct Meridian: AsyncParsableCommand {
             ServeCommand.self, GatewayCommand.self, UsersCommand.self, OrdersCommand.self,
             NotificationsCommand.self, AnalyticsCommand.self, MigrateCommand.self, AdminCommand.self,
             KeysCommand.self, LoginCommand.self,
+            AuditCommand.self,
         ]
     )
 }

@@ -60,7 +60,8 @@ import Testing
     /// Tokens are verified against the users service's keys unless a verifier is given.
     @Test func theUsersServiceURLIsRequiredWithoutAVerifier() {
         #expect(throws: ServiceSettings.Missing.self) {
-            try AnalyticsService(settings: Support.settings(.sqlite), logger: Logger(label: "test"))
+            try AnalyticsService(
+                settings: Support.settings(.sqlite), logger: Logger(label: "test"), configuration: AnalyticsConfiguration())
         }
     }
 
@@ -69,12 +70,60 @@ import Testing
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let service = try AnalyticsService(
-            settings: Support.settings(.sqlite, serviceURLs: ["users": "http://127.0.0.1:1"]), logger: logger)
+            settings: Support.settings(.sqlite, serviceURLs: ["users": "http://127.0.0.1:1"]), logger: logger,
+            configuration: AnalyticsConfiguration())
         try await service.makeApplication().test(.router) { client in
             let ready = try await client.execute(uri: "/readyz", method: .get)
             #expect(ready.status == .ok)
             let verifier = try #require(service.verifier as? JWKSTokenVerifier)
             #expect(verifier.knownKeyIDs.isEmpty)
+        }
+    }
+}
+
+/// The permissions of every analytics route, by built-in role: reads need `analytics:read`, ingestion and
+/// every mutation `analytics:write`; Segment's routes are public at this layer (the write key is checked by the
+/// handler) and the event inbox takes `events:deliver`.
+@Suite struct AnalyticsRolePermissionTests {
+    static let routes: [(HTTPRequest.Method, String, Permission?)] = [
+        (.post, "/api/analytics/events", .analyticsWrite),
+        (.post, "/internal/analytics/usage", .analyticsWrite),
+        (.get, "/api/analytics/metrics?event=x", .analyticsRead),
+        (.get, "/api/analytics/usage", .analyticsRead),
+        (.get, "/api/analytics/funnels?steps=a,b", .analyticsRead),
+        (.get, "/api/analytics/events?user_id=u", .analyticsRead),
+        (.delete, "/api/analytics/users/u", .analyticsWrite),
+        (.post, "/api/analytics/write-keys", .analyticsWrite),
+        (.get, "/api/analytics/write-keys", .analyticsWrite),
+        (.delete, "/api/analytics/write-keys/wk_x", .analyticsWrite),
+        (.post, "/internal/events", .eventsDeliver),
+    ]
+
+    @Test(arguments: TestDatabase.engines)
+    func eachRoleGetsExactlyItsPermissions(_ engine: DatabaseEngine) async throws {
+        try await withAnalyticsService(engine) { harness in
+            for role in BuiltInRole.allCases {
+                let client = try await harness.client(as: role)
+                for (method, uri, permission) in Self.routes {
+                    let response = try await client.execute(uri: uri, method: method, headers: jsonHeaders, body: ByteBuffer(string: "{}"))
+                    let allowed = permission.map { role.permissions.contains($0) } ?? true
+                    if allowed {
+                        #expect(response.status != .forbidden && response.status != .unauthorized, "\(role) \(method) \(uri)")
+                    } else {
+                        #expect(response.status == .forbidden, "\(role) \(method) \(uri)")
+                    }
+                }
+            }
+            for (method, uri, _) in Self.routes {
+                let response = try await harness.anonymous.execute(uri: uri, method: method)
+                #expect(response.status == .unauthorized, "anonymous \(method) \(uri)")
+            }
+            // Segment's routes: public to the access layer, so the answer is the write-key check's 401.
+            for route in ["/v1/batch", "/v1/track", "/v1/identify", "/v1/page"] {
+                let response = try await harness.anonymous.execute(uri: route, method: .post)
+                #expect(response.status == .unauthorized)
+                #expect(response.headers[.wwwAuthenticate] == #"Basic realm="segment""#)
+            }
         }
     }
 }

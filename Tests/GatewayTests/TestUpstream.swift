@@ -19,17 +19,35 @@ struct Echo: Codable, Sendable {
     }
 }
 
-/// A one-shot signal between a test and an upstream handler (one waiter).
-struct Gate: Sendable {
-    private let stream: AsyncStream<Void>
-    private let continuation: AsyncStream<Void>.Continuation
+/// A one-shot signal between a test and upstream handlers: every waiter, before or after `open`, goes on once
+/// it is open (several stalled requests may wait on one).
+final class Gate: Sendable {
+    private struct State {
+        var isOpen = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+    private let state = Mutex(State())
 
-    init() {
-        (stream, continuation) = AsyncStream.makeStream()
+    init() {}
+
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.isOpen = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
     }
 
-    func open() { continuation.finish() }
-    func wait() async { for await _ in stream {} }
+    func wait() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let isOpen = state.withLock { state -> Bool in
+                if !state.isOpen { state.waiters.append(continuation) }
+                return state.isOpen
+            }
+            if isOpen { continuation.resume() }
+        }
+    }
 }
 
 /// Bytes whose value depends on their offset (`offset % 251`), so a reordered, lost or duplicated chunk is
@@ -78,6 +96,34 @@ struct UpstreamHooks: Sendable {
     var firstChunkReceived = Gate()
     /// `GET …/stall`: the handler answers only once this opens.
     var release = Gate()
+    /// `GET …/stall` requests that have arrived (and wait for `release`).
+    var stalled = RequestCount()
+    /// While true, `…/flaky` answers 503; afterwards 200.
+    var failing = Flag()
+    /// The bodies analytics received on `POST /internal/analytics/usage`, and their Authorization headers.
+    var usage = UsageInbox()
+}
+
+/// A switch a test flips while upstreams read it.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set(_ on: Bool) { value.store(on, ordering: .releasing) }
+    var isOn: Bool { value.load(ordering: .acquiring) }
+}
+
+/// What the analytics test upstream received as usage telemetry.
+final class UsageInbox: Sendable {
+    private let batches = Mutex<[(authorization: String?, body: Data)]>([])
+    func append(authorization: String?, body: Data) { batches.withLock { $0.append((authorization, body)) } }
+    var all: [(authorization: String?, body: Data)] { batches.withLock { $0 } }
+
+    /// Every record received so far, decoded.
+    var records: [[String: Any]] {
+        all.flatMap { batch -> [[String: Any]] in
+            let object = try? JSONSerialization.jsonObject(with: batch.body) as? [String: Any]
+            return object?["records"] as? [[String: Any]] ?? []
+        }
+    }
 }
 
 /// A real HTTP server standing in for a Meridian service: it echoes what it received and has routes that
@@ -115,6 +161,7 @@ enum TestUpstream {
                 body: .init(byteBuffer: ByteBuffer(string: "\(received) \(intact ? "intact" : "corrupt")")))
         }
         router.get("/**/stall") { _, _ -> Response in
+            hooks.stalled.increment()
             await hooks.release.wait()
             return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: "late")))
         }
@@ -140,6 +187,21 @@ enum TestUpstream {
             }
             // The gateway waits for users to be ready before it fetches the keys; not a request to echo.
             if request.method == .get, request.uri.path == "/readyz" { return Response(status: .ok) }
+            // Usage telemetry arrives in the background; tests that count echoed requests must not see it.
+            if request.method == .post, request.uri.path == "/internal/analytics/usage" {
+                var request = request
+                let body = try await request.collectBody(upTo: 4 << 20)
+                hooks.usage.append(authorization: request.headers[.authorization], body: Data(body.readableBytesView))
+                let records = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?["records"]
+                let count = (records as? [Any])?.count ?? 0
+                return Response(
+                    status: .accepted, headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: "{\"accepted\":\(count)}")))
+            }
+            if request.uri.path.hasSuffix("/flaky") {
+                hooks.echoed.increment()
+                return Response(status: hooks.failing.isOn ? .serviceUnavailable : .ok)
+            }
             hooks.echoed.increment()
             var request = request
             let body = try await request.collectBody(upTo: 1 << 20)

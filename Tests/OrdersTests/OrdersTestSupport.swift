@@ -100,7 +100,8 @@ func orderSettings(_ engine: DatabaseEngine, serviceURLs: [String: String] = [:]
     ServiceSettings(
         name: OrdersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
         databaseURL: TestDatabase.url(engine, service: OrdersService.name), serviceURLs: serviceURLs,
-        issuer: TestTokens.issuer)
+        issuer: TestTokens.issuer
+    ).withTestMasterKey()
 }
 
 func quietLogger() -> Logger {

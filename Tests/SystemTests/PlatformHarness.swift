@@ -8,6 +8,7 @@ import MeridianKit
 import MeridianTestSupport
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import Notifications
 import Orders
 import ServiceLifecycle
@@ -15,11 +16,13 @@ import Synchronization
 import Users
 
 /// The whole platform, live on loopback ports, wired as `meridian serve` wires it: every service its own
-/// listener and database, orders calling users over HTTP, the gateway in front.
+/// TLS 1.3 listener and database, orders calling users over HTTPS, the gateway in front.
 struct Platform: Sendable {
     /// Where each service's data lives; reusing it across runs is how restart tests work.
     struct Databases: Sendable {
         var urls: [String: String]
+        /// The platform's master key: kept with the data, because a restart must unwrap the same data keys.
+        var masterKey = TestMasterKey.make()
 
         static func fresh(_ engine: DatabaseEngine) -> Databases {
             Databases(
@@ -48,8 +51,13 @@ struct Platform: Sendable {
     ) async throws -> T {
         let logger = Logger(label: "system-test")
         let loopback = ListenAddress(host: "127.0.0.1", port: 0)
+        // Before any service exists: their clients take the trusted CA when they are made.
+        let tls = SystemTestTLS.shared
         func settings(_ name: String, _ urls: [String: String] = [:]) -> ServiceSettings {
-            ServiceSettings(name: name, listen: loopback, databaseURL: databases.urls[name] ?? "", serviceURLs: urls)
+            var settings = ServiceSettings(
+                name: name, listen: loopback, databaseURL: databases.urls[name] ?? "", serviceURLs: urls)
+            settings.tls = tls.certificate
+            return settings.withTestMasterKey(databases.masterKey)
         }
 
         return try await withThrowingTaskGroup(of: Void.self) { group in
@@ -64,7 +72,7 @@ struct Platform: Sendable {
                 let serviceGroup = ServiceGroup(services: [service], logger: logger)
                 running.append(serviceGroup)
                 group.addTask { try await serviceGroup.run() }
-                for await port in ports { return "http://127.0.0.1:\(port)" }
+                for await port in ports { return "https://127.0.0.1:\(port)" }
                 throw CancellationError()
             }
 
@@ -105,10 +113,12 @@ struct APIClient: Sendable {
     /// Sent as `Authorization: Bearer …` when present.
     var token: String?
 
-    /// Redirects are answers to inspect here (the authorization endpoint's 302), never to follow.
+    /// Redirects are answers to inspect here (the authorization endpoint's 302), never to follow. TLS 1.3,
+    /// trusting the test CA only, with verification on, like any client of the platform.
     static let http: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
+        configuration.tlsConfiguration = PlatformTrust.clientConfiguration(trusting: SystemTestTLS.shared.roots)
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
@@ -143,4 +153,26 @@ struct APIClient: Sendable {
         let body = try await response.body.collect(upTo: 16 << 20)
         return Reply(status: Int(response.status.code), headers: response.headers, body: body)
     }
+}
+
+/// One development CA and leaf for every platform the system tests start, in a directory of this test run: the
+/// process trusts one CA (`PlatformTrust`), so all platforms in the process share it.
+struct SystemTestTLS: Sendable {
+    let certificate: ServerCertificate
+    let roots: NIOSSLTrustRoots
+
+    static let shared: SystemTestTLS = {
+        do {
+            let directory = TestDatabase.temporaryDirectory() + "/system-tls"
+            let ca = try DevelopmentCA.loadOrCreate(in: directory)
+            let certificate = try ServerCertificate(
+                source: .development(ca, names: ServerNames(), directory: directory))
+            try PlatformTrust.trust(caCertificateFile: ca.certificatePath)
+            return SystemTestTLS(
+                certificate: certificate,
+                roots: .certificates(try NIOSSLCertificate.fromPEMFile(ca.certificatePath)))
+        } catch {
+            fatalError("cannot make the system tests' development CA: \(error)")
+        }
+    }()
 }

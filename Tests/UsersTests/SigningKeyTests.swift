@@ -108,7 +108,8 @@ import Testing
         try await withRawUsersService(engine, now: clock.now) { _, service in
             let first = try await service.keyring.signer().kid
             // `meridian keys rotate-signing` works on the database with a keyring of its own.
-            let offline = SigningKeyring(database: service.database, accessTokenLifetime: 600, now: clock.now)
+            let offline = SigningKeyring(
+                database: service.database, cipher: service.cipher, accessTokenLifetime: 600, now: clock.now)
             let rotated = try await offline.rotate()
             #expect(try await service.keyring.signer().kid == first)
             clock.advance(by: 30)

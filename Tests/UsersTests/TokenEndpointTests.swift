@@ -83,13 +83,14 @@ import Testing
             for _ in 0..<2 {
                 let code = OpaqueToken.make()
                 let now = Date()
+                let cipher = service.cipher
                 try await service.database.transaction { sql in
                     try await GrantStore.insert(
                         AuthorizationCode(
                             codeHash: OpaqueToken.hash(code), clientID: OAuthClient.cliID, userID: userID,
                             redirectURI: loopbackRedirect, codeChallenge: nil, codeChallengeMethod: nil, scope: "api",
                             familyID: Identifier.make(prefix: "fam"), createdAt: now, expiresAt: now.addingTimeInterval(60)),
-                        sql)
+                        cipher: cipher, sql)
                 }
                 codes.append(code)
             }

@@ -18,7 +18,8 @@ import Testing
         let service = try UsersService(
             settings: ServiceSettings(
                 name: UsersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
-                databaseURL: TestDatabase.url(.sqlite, service: UsersService.name)),
+                databaseURL: TestDatabase.url(.sqlite, service: UsersService.name)
+            ).withTestMasterKey(),
             logger: Logger(label: "t"), bcryptCost: 4, selfRegistration: selfRegistration)
         let router = service.makeRouter()
         let table = UsersAccess.table(selfRegistration: selfRegistration)

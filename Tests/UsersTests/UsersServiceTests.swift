@@ -25,7 +25,8 @@ import Testing
     @Test func aBadBcryptCostStopsTheServiceFromStarting() {
         let settings = ServiceSettings(
             name: UsersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
-            databaseURL: TestDatabase.url(.sqlite, service: UsersService.name))
+            databaseURL: TestDatabase.url(.sqlite, service: UsersService.name)
+        ).withTestMasterKey()
         #expect(throws: PasswordHasher.InvalidCost.self) {
             try UsersService(settings: settings, logger: Logger(label: "t"), bcryptCost: 32)
         }

@@ -37,7 +37,8 @@ func withRawUsersService<T: Sendable>(
     logger.logLevel = .warning
     let settings = ServiceSettings(
         name: UsersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
-        databaseURL: TestDatabase.url(engine, service: UsersService.name))
+        databaseURL: TestDatabase.url(engine, service: UsersService.name)
+    ).withTestMasterKey()
     // bcrypt's minimum cost keeps the suite fast; the cost itself has its own tests.
     let service = try UsersService(
         settings: settings, logger: logger, bcryptCost: 4, issuer: testIssuer, selfRegistration: selfRegistration,

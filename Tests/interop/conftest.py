@@ -137,20 +137,34 @@ class Meridian:
     exit_codes: list[int] = field(default_factory=list)
     admin_password: str = ADMIN_PASSWORD
     _admin_tokens: TokenSet | None = None
+    # Extra environment for the process (e.g. the MERIDIAN_SMTP_* settings of the email tests).
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    # Where the suite keeps the one development CA every server of the session is given (see `start`).
+    shared_ca_dir: Path | None = None
 
     @property
     def url(self) -> str:
-        """The gateway: the public entry."""
-        return f"http://127.0.0.1:{self.gateway_port}"
+        """The gateway: the public entry, HTTPS (TLS 1.3 only)."""
+        return f"https://127.0.0.1:{self.gateway_port}"
 
     @property
     def users_url(self) -> str:
-        return f"http://127.0.0.1:{self.internal_base}"
+        return f"https://127.0.0.1:{self.internal_base}"
 
     @property
     def orders_url(self) -> str:
         """The orders service itself, behind the gateway."""
-        return f"http://127.0.0.1:{self.internal_base + 1}"
+        return f"https://127.0.0.1:{self.internal_base + 1}"
+
+    @property
+    def tls_dir(self) -> Path:
+        return self.data_dir / "tls"
+
+    @property
+    def ca_path(self) -> Path:
+        """The development CA certificate `serve` made (or was given) in its data directory: what clients trust."""
+        return self.tls_dir / "ca.pem"
 
     def command(self) -> list[str]:
         command = [
@@ -170,11 +184,11 @@ class Meridian:
     @property
     def api(self) -> ApiSession:
         """A session on the gateway that acts as the admin: relative paths are under `url`."""
-        return ApiSession(self.url, auth=BearerAuth(self.admin_token))
+        return ApiSession(self.url, auth=BearerAuth(self.admin_token), verify=str(self.ca_path))
 
     def api_at(self, base_url: str) -> ApiSession:
         """The same, on another base URL (a service behind the gateway)."""
-        return ApiSession(base_url, auth=BearerAuth(self.admin_token))
+        return ApiSession(base_url, auth=BearerAuth(self.admin_token), verify=str(self.ca_path))
 
     def admin_token(self) -> str:
         """A current access token of the admin: signed in once with the code flow, refreshed (rotating the refresh
@@ -192,12 +206,46 @@ class Meridian:
     def start(self) -> None:
         assert self.process is None, "already running"
         env = {**os.environ, "MERIDIAN_BCRYPT_COST": "4", "MERIDIAN_ADMIN_PASSWORD": self.admin_password}
+        env.update(self.extra_env)
+        self._seed_ca()
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=self.data_dir
         )
         log.close()
+        self._adopt_ca()
         self._wait_until_ready()
+
+    # --- TLS: one development CA for the session -------------------------------------------------------------
+    # The first server makes the development CA as `serve` does on a first run; it becomes the session's CA and
+    # every later server gets a copy in its data directory before it starts, which it reuses (the "existing CA"
+    # path). So one trust anchor serves every client in the suite: `REQUESTS_CA_BUNDLE` points at it, which
+    # `requests` uses whenever a call does not say `verify=` itself, and verification stays on everywhere.
+
+    def _seed_ca(self) -> None:
+        if self.shared_ca_dir is None or not (self.shared_ca_dir / "ca.pem").exists() or self.ca_path.exists():
+            return
+        self.tls_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name in ("ca.pem", "ca-key.pem"):
+            shutil.copy2(self.shared_ca_dir / name, self.tls_dir / name)
+
+    def _adopt_ca(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not (self.ca_path.exists() and (self.tls_dir / "server.pem").exists()):
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError(f"meridian serve exited with {self.process.returncode} while starting\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"meridian serve made no development CA in {self.tls_dir}\n{self.log_tail()}")
+            time.sleep(0.05)
+        if self.shared_ca_dir is None:
+            return
+        if not (self.shared_ca_dir / "ca.pem").exists():
+            self.shared_ca_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # `serve` writes (and renames into place) the key before the certificate, so both are whole here.
+            for name in ("ca-key.pem", "ca.pem"):
+                shutil.copy2(self.tls_dir / name, self.shared_ca_dir / name)
+        os.environ["REQUESTS_CA_BUNDLE"] = str(self.shared_ca_dir / "ca.pem")
 
     def _wait_until_ready(self) -> None:
         """Ready means the gateway says so, the admin can sign in through it, and both business services accept
@@ -218,7 +266,7 @@ class Meridian:
                     pending.pop(0)
                     continue
                 headers = {"Authorization": f"Bearer {self.admin_token()}"} if pending[0].startswith("/api/") else {}
-                response = requests.get(self.url + pending[0], headers=headers, timeout=2)
+                response = requests.get(self.url + pending[0], headers=headers, timeout=2, verify=str(self.ca_path))
                 if response.status_code == 200:
                     pending.pop(0)
                     continue
@@ -276,7 +324,7 @@ class MeridianFactory:
         self.servers: list[Meridian] = []
         self.databases: list[str] = []
 
-    def launch(self, engine: str, *, start: bool = True) -> Meridian:
+    def launch(self, engine: str, *, start: bool = True, env: dict[str, str] | None = None) -> Meridian:
         database_url = None
         if engine == "postgres":
             database_url = create_database(postgres_url_or_skip())
@@ -290,6 +338,8 @@ class MeridianFactory:
             gateway_port=gateway_port,
             internal_base=internal_base,
             log_path=data_dir / "serve.log",
+            extra_env=dict(env or {}),
+            shared_ca_dir=self.root / "shared-ca",
         )
         self.servers.append(server)
         if start:

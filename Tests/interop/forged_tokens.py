@@ -4,8 +4,8 @@ one that breaks a rule, and only those.
 Most forgeries need no secret: a real token with its payload changed, `alg: none`, HS256 keyed with the public
 key (algorithm confusion), a key of our own under the server's `kid`. Tokens for another audience, another
 issuer, or that have expired need the server's real signing key, or the refusal would only prove that the
-signature is checked; the key is read from the users service's database (where it is kept as PEM until keys are
-wrapped at rest), and a token minted with it under the correct claims must be *accepted*, which proves the
+signature is checked; the key is read from the users service's database (sealed at rest: it is opened with the
+data directory's development master key), and a token minted with it under the correct claims must be *accepted*, which proves the
 harness itself sound.
 """
 
@@ -58,32 +58,64 @@ class SigningKey:
         return jwt.encode(header, claims, ECKey.import_key(self.pem), algorithms=["ES256"])
 
 
-def current_signing_key(engine: str, data_dir: Path, database_url: str | None, psql: str) -> SigningKey:
-    """The users service's newest active signing key, from its SQLite file or its PostgreSQL schema."""
-    query = "SELECT kid, private_key_pem FROM {table} WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC LIMIT 1"
+def _query(engine: str, data_dir: Path, database_url: str | None, psql: str, sqlite_sql: str, pg_sql: str) -> list[list[str]]:
+    """Rows of a query on the users service's database, every value as text."""
     if engine == "sqlite":
         with sqlite3.connect(f"file:{data_dir / 'users.sqlite'}?mode=ro", uri=True) as connection:
-            row = connection.execute(query.format(table="signing_keys")).fetchone()
-    else:
-        assert database_url is not None
-        parts = urllib.parse.urlsplit(database_url)
-        libpq = urllib.parse.urlunsplit(
-            (parts.scheme, parts.netloc, parts.path, urllib.parse.urlencode(
-                [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "schema"]), "")
-        )
-        output = subprocess.run(
-            [psql, "-X", "-A", "-t", "-F", "\t", "-d", libpq, "-c", query.format(table="users.signing_keys")],
-            check=True, capture_output=True, text=True,
-        ).stdout
-        row = output.split("\t", 1) if output.strip() else None
-        if row:
-            row = (row[0].strip(), row[1].rstrip("\n"))
-    assert row, "the users service has no active signing key"
-    kid, pem = row
-    assert pem.startswith("-----BEGIN"), (
-        "the signing key is no longer stored as PEM (keys wrapped at rest?): mint the audience/issuer/expiry "
-        "tokens of this suite another way"
+            return [[str(value) for value in row] for row in connection.execute(sqlite_sql).fetchall()]
+    assert database_url is not None
+    parts = urllib.parse.urlsplit(database_url)
+    libpq = urllib.parse.urlunsplit(
+        (parts.scheme, parts.netloc, parts.path, urllib.parse.urlencode(
+            [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "schema"]), "")
     )
+    output = subprocess.run(
+        [psql, "-X", "-A", "-t", "-F", "\t", "-d", libpq, "-c", pg_sql],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    return [line.split("\t") for line in output.splitlines() if line.strip()]
+
+
+def _length_prefixed(part: str) -> bytes:
+    data = part.encode()
+    return len(data).to_bytes(4, "big") + data
+
+
+def current_signing_key(engine: str, data_dir: Path, database_url: str | None, psql: str) -> SigningKey:
+    """The users service's newest active signing key, from its SQLite file or its PostgreSQL schema.
+
+    The private key is stored sealed (docs/data-protection.md): the master key (the development key `serve`
+    generated in the data directory) unwraps the users service's data keys, which open the PEM. Doing this with
+    the `cryptography` package, from the documented format alone, also checks that format independently.
+    """
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    master = base64.b64decode((data_dir / "master.key").read_text().strip())
+    data_keys: dict[int, bytes] = {}
+    for version, wrapped in _query(
+        engine, data_dir, database_url, psql,
+        "SELECT version, hex(wrapped) FROM meridian_data_keys WHERE purpose = 'data' AND wrapped IS NOT NULL",
+        "SELECT version, encode(wrapped, 'hex') FROM users.meridian_data_keys "
+        "WHERE purpose = 'data' AND wrapped IS NOT NULL",
+    ):
+        blob = bytes.fromhex(wrapped)
+        data_keys[int(version)] = AESGCM(master).decrypt(
+            blob[:12], blob[12:], f"meridian-data-key|users|data|{version}".encode())
+    rows = _query(
+        engine, data_dir, database_url, psql,
+        "SELECT kid, hex(private_key) FROM signing_keys WHERE retired_at IS NULL "
+        "ORDER BY created_at DESC, kid DESC LIMIT 1",
+        "SELECT kid, encode(private_key, 'hex') FROM users.signing_keys WHERE retired_at IS NULL "
+        "ORDER BY created_at DESC, kid DESC LIMIT 1",
+    )
+    assert rows, "the users service has no active signing key"
+    kid, sealed_hex = rows[0][0].strip(), rows[0][1].strip()
+    sealed = bytes.fromhex(sealed_hex)
+    version = int.from_bytes(sealed[:4], "big")
+    aad = b"meridian-field-v1" + sealed[:4] + b"".join(
+        _length_prefixed(part) for part in ("users", "signing_keys", "private_key", kid))
+    pem = AESGCM(data_keys[version]).decrypt(sealed[4:16], sealed[16:], aad).decode()
+    assert pem.startswith("-----BEGIN"), "the opened signing key is not PEM"
     return SigningKey(kid=kid, pem=pem)
 
 

@@ -29,10 +29,14 @@ class ApiSession(requests.Session):
     """A session on one base URL: `api.get("/api/orders")` goes to `<base>/api/orders`; full URLs go where they
     say. Every request has a timeout unless it names one."""
 
-    def __init__(self, base_url: str, auth: requests.auth.AuthBase | None = None) -> None:
+    def __init__(
+        self, base_url: str, auth: requests.auth.AuthBase | None = None, verify: str | bool = True
+    ) -> None:
         super().__init__()
         self.base_url = base_url
         self.auth = auth
+        # The CA to verify the server with (the platform's development CA); verification is never turned off.
+        self.verify = verify
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if isinstance(url, str) and url.startswith("/"):

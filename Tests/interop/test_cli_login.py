@@ -26,8 +26,12 @@ class Login:
     """`meridian login --no-browser` running, its standard error read line by line as it comes."""
 
     def __init__(self, meridian: Meridian) -> None:
+        # The platform's development CA, as the README tells a person to pass it: the command verifies Meridian.
         self.process = subprocess.Popen(
-            [str(meridian_binary()), "login", "--url", meridian.url, "--no-browser", "--timeout", str(WAIT)],
+            [
+                str(meridian_binary()), "login", "--url", meridian.url, "--cacert", str(meridian.ca_path),
+                "--no-browser", "--timeout", str(WAIT),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -124,6 +128,19 @@ def test_meridian_login_ignores_forged_redirects_and_reports_refusals(meridian: 
     assert stdout.strip() == "", "no token is printed"
     assert "invalid_request" in stderr, stderr
     assert_problem(requests.get(f"{meridian.url}/api/users", timeout=TIMEOUT), 401)
+
+
+def test_meridian_login_refuses_a_server_it_cannot_verify(meridian: Meridian) -> None:
+    """Without the CA that signed Meridian's certificate the command trusts only the system's roots, so the TLS
+    handshake fails and nothing is sent: no sign-in URL, a non-zero exit."""
+    env = {key: value for key, value in os.environ.items() if key != "MERIDIAN_TLS_CA_FILE"}
+    result = subprocess.run(
+        [str(meridian_binary()), "login", "--url", meridian.url, "--no-browser", "--timeout", "5"],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=WAIT, env={**env, "HOME": str(meridian.data_dir)},
+    )
+    assert result.returncode != 0
+    assert result.stdout.strip() == ""
+    assert "cannot reach" in result.stderr and "/oauth/authorize" not in result.stderr, result.stderr
 
 
 def test_sigterm_stops_the_server_cleanly(meridian: Meridian) -> None:

@@ -9,10 +9,14 @@ The whole sign-in runs with JavaScript disabled in the browser: the page must no
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.server
 import os
 import queue
 import shutil
+import socket
+import ssl
 import threading
 import urllib.parse
 from pathlib import Path
@@ -22,6 +26,8 @@ import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
@@ -85,8 +91,25 @@ def callback() -> Iterator[Callback]:
         server.close()
 
 
+def leaf_spki_pin(meridian: Meridian) -> str:
+    """base64(SHA-256(SubjectPublicKeyInfo)) of the certificate the server presents, fetched over a connection
+    verified against the platform CA (so the pin is of a certificate that chains to it)."""
+    context = ssl.create_default_context(cafile=str(meridian.ca_path))
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    with socket.create_connection(("127.0.0.1", meridian.gateway_port), timeout=TIMEOUT) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            der = tls.getpeercert(binary_form=True)
+    assert der, "the gateway presented no certificate"
+    spki = x509.load_der_x509_certificate(der).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
 @pytest.fixture(scope="module")
-def browser(interop_root: Path, monkeypatch_module: pytest.MonkeyPatch) -> Iterator[webdriver.Chrome]:
+def browser(
+    interop_root: Path, monkeypatch_module: pytest.MonkeyPatch, meridian: Meridian
+) -> Iterator[webdriver.Chrome]:
     """Headless Chromium from Debian's packages. Paths are explicit and Selenium Manager is disabled, so nothing
     is looked up or downloaded; if either package is missing the test fails and says which."""
     missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
@@ -113,6 +136,11 @@ def browser(interop_root: Path, monkeypatch_module: pytest.MonkeyPatch) -> Itera
         "--disable-component-update",
         "--window-size=1024,768",
         f"--user-data-dir={profile}",
+        # TLS: Chromium verifies the server as always, and accepts exactly one more key: the one the gateway's
+        # leaf certificate carries, read above over a connection verified against the platform CA. This is
+        # pinning, not disabling: any other certificate (another key, another CA, a self-signed one) still fails.
+        # It stands in for installing the development CA into an NSS database, which needs certutil.
+        f"--ignore-certificate-errors-spki-list={leaf_spki_pin(meridian)}",
     ):
         options.add_argument(argument)
     # The sign-in must work without JavaScript: turn it off for every page.

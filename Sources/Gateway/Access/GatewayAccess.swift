@@ -7,8 +7,9 @@ import MeridianKit
 /// named here.
 enum GatewayAccess {
     /// Prefixes whose every route and method is public: the authorization server's endpoints, which a caller
-    /// uses to obtain a token in the first place, and its metadata and JWKS.
-    static let publicPrefixes: Set<String> = ["/oauth", "/.well-known"]
+    /// uses to obtain a token in the first place, and its metadata and JWKS; and the analytics ingestion API,
+    /// whose callers (Segment SDKs) authenticate with a write key that analytics checks.
+    static let publicPrefixes: Set<String> = ["/oauth", "/.well-known", "/v1"]
 
     /// Single public routes under `/api`. `POST /api/users` is public here because the users service decides
     /// it (self-registration, off by default, or a token with `users:write`); it verifies any token sent.

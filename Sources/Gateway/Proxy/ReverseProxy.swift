@@ -11,6 +11,12 @@ import NIOHTTP1
 struct ReverseProxy: Sendable {
     let client: HTTPClient
     let maxRequestBodySize: Int
+    /// Tries of a replayable request whose upstream could not be reached.
+    var maximumAttempts = 1
+
+    /// RFC 9110 §9.2.2: repeating these has the effect of sending them once.
+    static let idempotentMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .put, .delete]
+    static let bodilessMethods: Set<HTTPRequest.Method> = [.get, .head, .options, .delete]
 
     func forward(
         _ request: Request, context: MeridianRequestContext, to upstream: Upstream
@@ -23,14 +29,33 @@ struct ReverseProxy: Sendable {
             host: request.head.authority)
         let gate = UploadGate()
         outbound.body = try body(of: request, gate: gate)
+        // An empty body on a method without body semantics is no body: the request stays replayable.
+        if request.headers[.contentLength] == "0", Self.bodilessMethods.contains(request.method) { outbound.body = nil }
+        // Only a request without a body can be sent twice: a streamed body is consumed by the first attempt.
+        let replayable = outbound.body == nil && Self.idempotentMethods.contains(request.method)
 
         let response: HTTPClientResponse
-        do {
-            response = try await client.execute(
-                outbound, deadline: .now() + TimeAmount(upstream.timeout), logger: context.logger)
-        } catch {
-            await gate.stopAndWait()
-            throw UpstreamFailure.problem(for: error, upstream: upstream, logger: context.logger)
+        var attempt = 1
+        while true {
+            do {
+                response = try await client.execute(
+                    outbound, deadline: .now() + TimeAmount(upstream.timeout), logger: context.logger)
+                break
+            } catch {
+                // Retried only when nothing reached the upstream, the method is idempotent and the budget allows.
+                if replayable, attempt < maximumAttempts, UpstreamFailure.isUnreachable(error),
+                    let guards = upstream.guards
+                {
+                    if guards.retryBudget.withdraw() {
+                        attempt += 1
+                        guards.metrics.retried(upstream.service)
+                        continue
+                    }
+                    guards.metrics.retryBudgetExhausted(upstream.service)
+                }
+                await gate.stopAndWait()
+                throw UpstreamFailure.problem(for: error, upstream: upstream, logger: context.logger)
+            }
         }
         let upstreamBody = response.body
         return Response(

@@ -7,6 +7,8 @@ struct Upstream: Sendable {
     /// `scheme://host[:port][/base-path]` without a trailing slash; the client's request target is appended.
     let baseURL: String
     let timeout: Duration
+    /// Shedding, circuit breaking and the retry budget of this upstream; set by `GatewayService`.
+    var guards: UpstreamGuards?
 
     /// The public path prefixes the gateway proxies, by the service that owns them. A prefix matches itself and
     /// everything below it (`/api/users`, `/api/users/…`), never a longer segment (`/api/usersx`).
@@ -20,6 +22,15 @@ struct Upstream: Sendable {
         ("/api/orders", "orders"),
         ("/api/notifications", "notifications"),
         ("/api/analytics", "analytics"),
+        ("/api/push-subscriptions", "notifications"),
+        ("/api/notification-templates", "notifications"),
+        ("/api/notification-preferences", "notifications"),
+        // The Segment-compatible ingestion API; public here, analytics checks the write key.
+        ("/v1", "analytics"),
+        ("/api/audit/users", "users"),
+        ("/api/audit/orders", "orders"),
+        ("/api/audit/notifications", "notifications"),
+        ("/api/audit/analytics", "analytics"),
     ]
 
     /// The service that issues access tokens and publishes their keys (`/.well-known/jwks.json`).

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import MeridianKit
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -16,7 +17,9 @@ enum UpstreamClient {
         // A refused connection fails the waiting requests at once (503 + Retry-After) instead of backing off
         // until the connect timeout: the client can retry sooner than the gateway would.
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout = .init(connect: .seconds(5))
+        configuration.timeout = .init(connect: TimeAmount(options.connectTimeout))
+        // TLS 1.3 only, verifying each upstream against the platform CA: the kernel's one trust setting.
+        configuration.tlsConfiguration = PlatformTrust.clientConfiguration()
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
 }
@@ -29,5 +32,15 @@ struct UpstreamClientService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try await client.shutdown()
+    }
+}
+
+/// Closes the Redis connections of the rate limiter after graceful shutdown, once the server has drained.
+struct RedisClientService: Service {
+    let client: RedisClient
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await client.shutdown()
     }
 }

@@ -7,6 +7,8 @@ import MeridianKit
 struct ProxyRoutes: Sendable {
     let proxy: ReverseProxy
     let upstreams: [String: Upstream]
+    /// nil when rate limiting is switched off.
+    let rateLimits: RateLimitGate?
 
     static let methods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete, .options]
 
@@ -17,10 +19,26 @@ struct ProxyRoutes: Sendable {
         for route in Upstream.routes {
             guard let upstream = upstreams[route.service] else { continue }
             let proxy = proxy
+            let rateLimits = rateLimits
             for method in ProxyRoutes.methods {
+                let routeClass = RouteClass.of(method: method, prefix: route.prefix, service: route.service)
                 for path in ProxyRoutes.paths(of: route.prefix) {
                     router.on(RouterPath(path), method: method) { request, context in
-                        try await proxy.forward(request, context: context, to: upstream)
+                        if let principal = context.principal {
+                            UsageCaller.scope?.set(subject: principal.subject, clientID: principal.clientID)
+                        }
+                        // Rate limits first: a refused request must not take a slot of the upstream.
+                        let limitHeaders = try await rateLimits?.check(routeClass, context: context) ?? [:]
+                        var response: Response
+                        if let guards = upstream.guards {
+                            response = try await guards.guarded(routeClass) {
+                                try await proxy.forward(request, context: context, to: upstream)
+                            }
+                        } else {
+                            response = try await proxy.forward(request, context: context, to: upstream)
+                        }
+                        for field in limitHeaders { response.headers[field.name] = field.value }
+                        return response
                     }
                 }
             }

@@ -43,8 +43,19 @@ public struct ServiceSettings: Sendable {
     public var serviceURLs: [String: String]
     /// The token issuer (`iss`): the platform's public base URL, the same for every service.
     public var issuer: String
+    /// The certificate the service's listener presents (TLS 1.3 only); nil serves plain HTTP, which only tests
+    /// and in-process harnesses do. The CLI always sets it.
+    public var tls: ServerCertificate?
+    /// The master key that wraps the service's data keys (`MERIDIAN_MASTER_KEY`, `--master-key-file`, or the
+    /// generated development key of `serve`). A service with a database refuses to start without one.
+    public var masterKey: MasterKey?
+    /// How often the audit log signs its chain head (`audit.checkpoint.records`, `audit.checkpoint.seconds`).
+    public var auditCheckpoints: AuditCheckpointPolicy = .standard
+    /// The client-credentials identity the service calls other services with (`MERIDIAN_SERVICE_CLIENT_ID`,
+    /// `MERIDIAN_SERVICE_CLIENT_SECRET`; `serve` generates the secret). Nil: no event is delivered from it.
+    public var serviceClient: ServiceClientCredentials?
 
-    public static let defaultIssuer = "http://localhost:8080"
+    public static let defaultIssuer = "https://localhost:8080"
 
     public init(
         name: String, listen: ListenAddress, databaseURL: String, serviceURLs: [String: String] = [:],

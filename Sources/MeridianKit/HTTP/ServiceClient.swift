@@ -4,6 +4,7 @@ import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// Calls another Meridian service over HTTP(S) with the process's pooled client. Failures to reach the service
 /// are `ServiceClient.Unavailable`, which routes turn into 503.
@@ -19,13 +20,18 @@ public struct ServiceClient: Sendable {
 
     /// The process's client for calls between services: pooled keep-alive connections, and a refused connection
     /// fails the call at once (the service is down) instead of being retried until the deadline. Like
-    /// `HTTPClient.shared`, it lives as long as the process.
-    public static let internalClient: HTTPClient = {
+    /// `HTTPClient.shared`, it lives as long as the process. HTTPS is TLS 1.3 only and verifies the server
+    /// against `PlatformTrust` (the platform CA), which the CLI sets before it builds any service.
+    public static var internalClient: HTTPClient { PlatformTrust.internalClient }
+
+    /// A client configured like `internalClient`, with the given TLS (`PlatformTrust.clientConfiguration`).
+    public static func makeInternalClient(tls: TLSConfiguration) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(2))
+        configuration.tlsConfiguration = tls
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }()
+    }
 
     public init(
         service: String, baseURL: String, client: HTTPClient = ServiceClient.internalClient,

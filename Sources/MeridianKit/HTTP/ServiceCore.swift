@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// What every service that checks tokens against the users service is built from: its settings, database,
 /// metrics, readiness, token verifier, route table and migrations, and the router and application made of them.
@@ -13,6 +14,14 @@ public struct ServiceCore: Sendable {
     public let metrics: ServiceMetrics
     public let readiness: Readiness
     public let verifier: any AccessTokenVerifier
+    /// Seals the service's stored values under its data keys (loaded in `prepare`, after the migrations).
+    public let cipher: FieldCipher
+    /// Every column the service stores ciphertext in; the key-rotation job re-encrypts them.
+    public let encryptedColumns: [EncryptedColumn]
+    /// Re-encrypts values after `meridian keys rotate`; runs beside the server.
+    public let keyRotation: KeyRotation
+    /// The service's hash-chained audit log; every mutation appends to it in its own transaction.
+    public let audit: AuditLog
     let accessTable: RouteAccessTable
     let migrations: [Migration]
 
@@ -20,7 +29,8 @@ public struct ServiceCore: Sendable {
     /// `settings.url(of: "users")` for `settings.issuer`, so that URL must then be configured.
     public init(
         name: String, settings: ServiceSettings, logger: Logger, accessTable: RouteAccessTable,
-        migrations: [Migration], verifier: (any AccessTokenVerifier)? = nil
+        migrations: [Migration], verifier: (any AccessTokenVerifier)? = nil,
+        encryptedColumns: [EncryptedColumn] = []
     ) throws {
         // Everything that can fail comes before the database opens: an open connection must be closed before
         // it is released.
@@ -31,9 +41,18 @@ public struct ServiceCore: Sendable {
         self.settings = settings
         self.logger = logger
         self.accessTable = accessTable
-        self.migrations = migrations
+        guard let masterKey = settings.masterKey else {
+            throw ServiceSettings.Missing(
+                description: "no master key for the \(name) service: set MERIDIAN_MASTER_KEY or --master-key-file")
+        }
+        self.migrations = migrations + CryptoMigrations.all + AuditMigrations.all
+        self.encryptedColumns = encryptedColumns + AuditLog.encryptedColumns
         self.database = try openDatabase(url: settings.databaseURL, schema: name, logger: logger)
         self.metrics = ServiceMetrics(service: name)
+        self.cipher = FieldCipher(service: name, database: database, masterKey: masterKey)
+        self.audit = AuditLog(service: name, cipher: cipher, checkpoints: settings.auditCheckpoints)
+        self.keyRotation = KeyRotation(
+            cipher: cipher, database: database, columns: self.encryptedColumns, metrics: metrics, logger: logger)
         self.readiness = Readiness()
     }
 
@@ -42,19 +61,26 @@ public struct ServiceCore: Sendable {
     public func makeRouter() -> Router<MeridianRequestContext> {
         let router = ServiceHost.makeRouter(metrics: metrics, readiness: readiness)
         // Before idempotency: refusals are never remembered, and keys are kept per verified subject.
-        router.add(middleware: AccessControlMiddleware(table: accessTable, verifier: verifier))
+        router.add(
+            middleware: AccessControlMiddleware(
+                table: accessTable, verifier: verifier,
+                denials: AuditDenials(log: audit, database: database, logger: logger)))
         router.add(middleware: IdempotencyMiddleware(database: database))
+        AuditRoutes(log: audit, database: database).register(on: router)
         return router
     }
 
     /// The HTTP server with the database and, before it accepts traffic, the migrations and the signing keys.
     public func makeApplication(
-        router: Router<MeridianRequestContext>, onServerRunning: @escaping @Sendable (Int) async -> Void
+        router: Router<MeridianRequestContext>, services extraServices: [any Service] = [],
+        onServerRunning: @escaping @Sendable (Int) async -> Void
     ) -> some ApplicationProtocol {
         ServiceHost.makeApplication(
-            router: router, listen: settings.listen, services: [database], readiness: readiness, logger: logger,
+            router: router, listen: settings.listen, services: [database, keyRotation] + extraServices, readiness: readiness,
+            logger: logger, tls: settings.tls,
             prepare: {
                 try await migrate()
+                try await cipher.load()
                 await prefetchSigningKeys()
             },
             onServerRunning: onServerRunning)

@@ -1,6 +1,8 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -49,12 +51,15 @@ public enum ServiceHost {
         services: [any Service],
         readiness: Readiness,
         logger: Logger,
+        tls: ServerCertificate? = nil,
+        // How long a connection may send nothing (between requests, or within a slow request) before it closes.
+        idleTimeout: Duration = .seconds(75),
         prepare: @escaping @Sendable () async throws -> Void = {},
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         var app = Application(
             router: router,
-            server: .http1(configuration: .init(idleTimeout: .seconds(75))),
+            server: server(tls: tls, idleTimeout: idleTimeout),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             services: services + [ReadinessOnShutdown(readiness: readiness)],
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
@@ -64,6 +69,17 @@ public enum ServiceHost {
             readiness.set(true)
         }
         return app
+    }
+
+    /// HTTP/1.1, over TLS 1.3 when the service has a certificate (`ServerCertificate.tlsConfiguration`). What
+    /// `HTTPServerBuilder.tls` builds, made here so a TLS setup error surfaces when the server starts.
+    static func server(tls: ServerCertificate?, idleTimeout: Duration = .seconds(75)) -> HTTPServerBuilder {
+        let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))
+        guard let tls else { return .http1(configuration: http1) }
+        return HTTPServerBuilder { responder in
+            try TLSChannel(
+                HTTP1Channel(responder: responder, configuration: http1), tlsConfiguration: tls.tlsConfiguration())
+        }
     }
 }
 

@@ -10,18 +10,24 @@ import Synchronization
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level
+    /// Adds context metadata at each call, such as the current span's `trace_id` and `span_id`.
+    public var metadataProvider: Logger.MetadataProvider?
     private let service: String
 
     private static let output = Mutex(())
 
-    public init(label: String, level: Logger.Level = .info) {
+    public init(label: String, level: Logger.Level = .info, metadataProvider: Logger.MetadataProvider? = nil) {
         self.service = label
         self.logLevel = level
+        self.metadataProvider = metadataProvider
     }
 
-    /// Routes every `Logger` of the process to JSON lines at `level`.
+    /// Routes every `Logger` of the process to JSON lines at `level`; inside a span, lines carry its trace and
+    /// span ids.
     public static func bootstrap(level: Logger.Level) {
-        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        LoggingSystem.bootstrap(
+            { label, provider in JSONLogHandler(label: label, level: level, metadataProvider: provider) },
+            metadataProvider: TracingSetup.loggingMetadataProvider)
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -37,6 +43,7 @@ public struct JSONLogHandler: LogHandler {
             "message": .string(event.message.description),
         ]
         var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         for (key, value) in merged where object[key] == nil {
             object[key] = JSONLogHandler.json(value)

@@ -109,20 +109,46 @@ public struct AccessControlMiddleware: RouterMiddleware {
 
     public let table: RouteAccessTable
     public let verifier: any AccessTokenVerifier
+    /// Where 401 and 403 refusals are recorded (`request.deny`, outcome `denied`); nil records nothing.
+    public let denials: AuditDenials?
 
-    public init(table: RouteAccessTable, verifier: any AccessTokenVerifier) {
+    public init(table: RouteAccessTable, verifier: any AccessTokenVerifier, denials: AuditDenials? = nil) {
         self.table = table
         self.verifier = verifier
+        self.denials = denials
     }
 
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
+        // The trace context and the proxy's client address, for the audit records the handlers write.
+        let trace = TraceContext.current ?? TraceContext(
+            traceparent: request.headers[TraceContext.traceparentHeader],
+            tracestate: request.headers[TraceContext.tracestateHeader])
+        return try await TraceContext.$current.withValue(trace) {
+            try await AuditRequestSource.$forwardedFor.withValue(AuditRequestSource.forwardedFor(request.headers)) {
+                do {
+                    return try await authorize(request, context: context, next: next)
+                } catch let refusal as AccessRefusal {
+                    if let denials, let route = context.endpointPath {
+                        await denials.record(refusal, route: "\(request.method.rawValue) \(route)", context: context)
+                    }
+                    throw refusal.problem
+                }
+            }
+        }
+    }
+
+    private func authorize(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
         guard let endpoint = context.endpointPath else { return try await next(request, context) }
         guard let access = table.access(method: request.method, path: endpoint) else {
-            throw Problem(
-                .forbidden, type: Problem.typeBase + "route-not-permitted", title: "Forbidden",
-                detail: "No access rule covers this route, so it is refused to everyone.")
+            throw AccessRefusal(
+                reason: "route-not-permitted", principal: nil,
+                problem: Problem(
+                    .forbidden, type: Problem.typeBase + "route-not-permitted", title: "Forbidden",
+                    detail: "No access rule covers this route, so it is refused to everyone."))
         }
         var context = context
         let credential = BearerCredential(request.headers)
@@ -131,16 +157,20 @@ public struct AccessControlMiddleware: RouterMiddleware {
             if case .token(let token) = credential, let principal = try? await verifier.verify(token) {
                 context.principal = principal
             }
-            return try await next(request, context)
+            return try await AuditActor.$current.withValue(AuditActor(context: context)) {
+                try await next(request, context)
+            }
         }
 
         let principal: Principal
         switch credential {
         case .none:
-            throw Problem(
-                .unauthorized, type: Problem.typeBase + "unauthenticated", title: "Unauthorized",
-                detail: "This route needs an access token: send Authorization: Bearer <token>.",
-                headers: [.wwwAuthenticate: "Bearer"])
+            throw AccessRefusal(
+                reason: "unauthenticated", principal: nil,
+                problem: Problem(
+                    .unauthorized, type: Problem.typeBase + "unauthenticated", title: "Unauthorized",
+                    detail: "This route needs an access token: send Authorization: Bearer <token>.",
+                    headers: [.wwwAuthenticate: "Bearer"]))
         case .ambiguous:
             throw Problem(
                 .badRequest, type: Problem.typeBase + "invalid-authorization", title: "Bad Request",
@@ -154,20 +184,27 @@ public struct AccessControlMiddleware: RouterMiddleware {
                     .serviceUnavailable, detail: "Access tokens cannot be verified right now; retry shortly.",
                     headers: [.retryAfter: "1"])
             } catch let error as AccessTokenError {
-                throw Problem.invalidToken(error.description)
+                throw AccessRefusal(
+                    reason: "invalid-token", principal: nil, problem: Problem.invalidToken(error.description))
             } catch {
-                throw Problem.invalidToken("The access token could not be verified.")
+                throw AccessRefusal(
+                    reason: "invalid-token", principal: nil,
+                    problem: Problem.invalidToken("The access token could not be verified."))
             }
         }
 
         if case .anyOf(let permissions) = access, !principal.hasAny(permissions) {
-            throw Problem(
-                .forbidden, type: Problem.typeBase + "insufficient-permission", title: "Forbidden",
-                detail: "The access token does not grant a permission this route needs.",
-                headers: [.wwwAuthenticate: #"Bearer error="insufficient_scope""#])
+            throw AccessRefusal(
+                reason: "insufficient-permission", principal: principal,
+                problem: Problem(
+                    .forbidden, type: Problem.typeBase + "insufficient-permission", title: "Forbidden",
+                    detail: "The access token does not grant a permission this route needs.",
+                    headers: [.wwwAuthenticate: #"Bearer error="insufficient_scope""#]))
         }
         context.principal = principal
-        return try await next(request, context)
+        return try await AuditActor.$current.withValue(AuditActor(context: context)) {
+            try await next(request, context)
+        }
     }
 }
 

@@ -16,5 +16,6 @@ enum OrdersAccessTable {
         "PUT /api/orders/{id}": write,
         "DELETE /api/orders/{id}": write,
         "POST /api/orders/{id}/payments": write,
+        "GET /api/audit/orders": .anyOf([.auditRead]),
     ]
 }

@@ -10,7 +10,7 @@ extension SQLOrderRepository {
                 .where("order_id", .equal, SQLBind(orderID))
                 .where("status", .notEqual, SQLBind(PaymentAttempt.Status.processing.rawValue))
                 .orderBy("created_at").orderBy("id")
-                .all().map(OrderRows.attempt(from:))
+                .all().map { try OrderRows.attempt(from: $0, cipher: cipher) }
         }
     }
 
@@ -26,6 +26,7 @@ extension SQLOrderRepository {
                 amount: order.total, paymentMethod: paymentMethod, providerReference: nil, failureReason: nil,
                 createdAt: now)
             try await insertProcessing(attempt, now: now, sql)
+            try await audit?.paymentReserved(attempt, on: sql)
             return ReservedPayment(attempt: attempt, chargeReference: nil)
         }
     }
@@ -44,6 +45,7 @@ extension SQLOrderRepository {
                 amount: charge.attempt.amount, paymentMethod: charge.attempt.paymentMethod, providerReference: nil,
                 failureReason: nil, createdAt: now)
             try await insertProcessing(attempt, now: now, sql)
+            try await audit?.paymentReserved(attempt, on: sql)
             return ReservedPayment(attempt: attempt, chargeReference: charge.reference)
         }
     }
@@ -54,13 +56,14 @@ extension SQLOrderRepository {
             guard let row = try await processingAttemptRow(orderID, sql),
                 try row.decode(column: "lease_expires_at", as: Int64?.self) ?? 0 <= Timestamp.micros(now)
             else { return nil }
-            let attempt = try OrderRows.attempt(from: row)
+            let attempt = try OrderRows.attempt(from: row, cipher: cipher)
             try await sql.update("payment_attempts")
                 .set("lease_expires_at", to: SQLBind(leaseEnd(from: now)))
                 .set("updated_at", to: SQLBind(Timestamp.micros(now)))
                 .where("id", .equal, SQLBind(attempt.id))
                 .run()
             let chargeReference = attempt.kind == .refund ? try await succeededCharge(of: orderID, sql).reference : nil
+            try await audit?.paymentResumed(attempt, on: sql)
             return ReservedPayment(attempt: attempt, chargeReference: chargeReference)
         }
     }
@@ -80,8 +83,10 @@ extension SQLOrderRepository {
             }
             let updated = try await sql.update("payment_attempts")
                 .set("status", to: SQLBind(status.rawValue))
-                .set("provider_reference", to: SQLBind(result.providerReference))
-                .set("failure_reason", to: SQLBind(failureReason))
+                .set("provider_reference", to: SQLBind(try OrderRows.sealedAttemptField(
+                    result.providerReference, column: "provider_reference", attemptID: attemptID, cipher: cipher)))
+                .set("failure_reason", to: SQLBind(try OrderRows.sealedAttemptField(
+                    failureReason, column: "failure_reason", attemptID: attemptID, cipher: cipher)))
                 .set("lease_expires_at", to: SQLLiteral.null)
                 .set("updated_at", to: SQLBind(Timestamp.micros(now)))
                 .where("id", .equal, SQLBind(attemptID))
@@ -91,10 +96,11 @@ extension SQLOrderRepository {
             guard let updated else {
                 // A request that resumed this attempt recorded the provider's answer first (the provider gave
                 // both the same answer, under the same idempotency key): report what is stored.
-                let stored = try OrderRows.attempt(from: try await attemptRow(attemptID, sql))
+                let stored = try OrderRows.attempt(from: try await attemptRow(attemptID, sql), cipher: cipher)
                 return RecordedPayment(attempt: stored, order: order)
             }
-            let attempt = try OrderRows.attempt(from: updated)
+            let attempt = try OrderRows.attempt(from: updated, cipher: cipher)
+            let statusBefore = order.status
             if attempt.status == .succeeded {
                 let event: OrderEvent = attempt.kind == .charge ? .pay : .refund
                 // A processing attempt blocks every other change, so the order is still where the reservation
@@ -103,21 +109,26 @@ extension SQLOrderRepository {
                     throw StoredDataInconsistent(
                         detail: "order \(orderID) is \(order.status.rawValue) after a successful \(event.rawValue)")
                 }
+                let previous = order.status
                 order.status = next
                 order.updatedAt = now
                 order = try await advanceStatus(order, sql)
+                try await events?.statusChanged(from: previous, to: order, on: sql)
             }
+            try await audit?.paymentRecorded(attempt, order: order, previousStatus: statusBefore, on: sql)
             return RecordedPayment(attempt: attempt, order: order)
         }
     }
 
     public func releaseAttempt(attemptID: String, now: Date) async throws {
         try await database.transaction { sql in
-            try await sql.update("payment_attempts")
+            let released = try await sql.update("payment_attempts")
                 .set("lease_expires_at", to: SQLBind(Timestamp.micros(now)))
                 .where("id", .equal, SQLBind(attemptID))
                 .where("status", .equal, SQLBind(PaymentAttempt.Status.processing.rawValue))
-                .run()
+                .returning("id")
+                .first()
+            if released != nil { try await audit?.paymentReleased(attemptID: attemptID, on: sql) }
         }
     }
 
@@ -133,7 +144,7 @@ extension SQLOrderRepository {
     private func insertProcessing(_ attempt: PaymentAttempt, now: Date, _ sql: any SQLDatabase) async throws {
         do {
             try await sql.insert(into: "payment_attempts").columns(OrderRows.attemptColumns)
-                .values(OrderRows.values(of: attempt, leaseExpiresAt: leaseEnd(from: now)))
+                .values(try OrderRows.values(of: attempt, leaseExpiresAt: leaseEnd(from: now), cipher: cipher))
                 .run()
         } catch let error where UniqueConstraintViolation.matches(error) {
             throw OrderStoreError.paymentInProgress(abandoned: false)
@@ -155,7 +166,8 @@ extension SQLOrderRepository {
             .where("kind", .equal, SQLBind(PaymentAttempt.Kind.charge.rawValue))
             .where("status", .equal, SQLBind(PaymentAttempt.Status.succeeded.rawValue))
             .first()
-        guard let row, case let attempt = try OrderRows.attempt(from: row), let reference = attempt.providerReference
+        guard let row, case let attempt = try OrderRows.attempt(from: row, cipher: cipher),
+            let reference = attempt.providerReference
         else { throw StoredDataInconsistent(detail: "order \(orderID) is paid but has no successful charge") }
         return (attempt, reference)
     }
@@ -172,6 +184,6 @@ extension SQLOrderRepository {
             .returning("*")
             .first()
         guard let row else { throw ConcurrentUpdateError() }
-        return try OrderRows.order(from: row)
+        return try OrderRows.order(from: row, cipher: cipher)
     }
 }

@@ -9,26 +9,41 @@ import SQLKit
 /// concurrent update of the same order run one after the other, and each sees what the other committed.
 public struct SQLOrderRepository: OrderRepository {
     let database: any Database
+    /// Seals items, addresses and payment details (`OrderRows.encryptedColumns`).
+    let cipher: FieldCipher
     /// How long a processing attempt belongs to the request that reserved it. It must outlast the slowest
     /// provider call; after it, the next request may resume the attempt.
     let paymentLease: Duration
+    /// Writes each change's event to the outbox in the change's transaction. The service always sets it;
+    /// repository tests that are not about events may leave it out.
+    let events: OrderEvents?
+    /// Writes each change's audit record in the change's transaction. The service always sets it.
+    let audit: OrderAudit?
 
-    public init(database: any Database, paymentLease: Duration = .seconds(60)) {
+    public init(
+        database: any Database, cipher: FieldCipher, paymentLease: Duration = .seconds(60), events: OrderEvents? = nil,
+        audit: OrderAudit? = nil
+    ) {
         self.database = database
+        self.cipher = cipher
         self.paymentLease = paymentLease
+        self.events = events
+        self.audit = audit
     }
 
     public func insert(_ order: Order) async throws {
-        let values = try OrderRows.values(of: order)
+        let values = try OrderRows.values(of: order, cipher: cipher)
         try await database.transaction { sql in
             try await sql.insert(into: "orders").columns(OrderRows.orderColumns).values(values).run()
+            try await events?.created(order, on: sql)
+            try await audit?.created(order, on: sql)
         }
     }
 
     public func order(id: String) async throws -> Order? {
         try await database.read { sql in
             try await sql.select().column("*").from("orders").where("id", .equal, SQLBind(id)).first()
-                .map(OrderRows.order(from:))
+                .map { try OrderRows.order(from: $0, cipher: cipher) }
         }
     }
 
@@ -38,15 +53,17 @@ public struct SQLOrderRepository: OrderRepository {
             if let userID { query.where("user_id", .equal, SQLBind(userID)) }
             if let status { query.where("status", .equal, SQLBind(status.rawValue)) }
             if let after = page.after { query.where("id", .greaterThan, SQLBind(after)) }
-            return try await query.orderBy("id").limit(page.limit + 1).all().map(OrderRows.order(from:))
+            return try await query.orderBy("id").limit(page.limit + 1).all()
+                .map { try OrderRows.order(from: $0, cipher: cipher) }
         }
     }
 
     public func update(_ order: Order, expectedVersion: Int64, now: Date) async throws -> Order {
-        let items = try OrderRows.json(order.items)
-        let address = try OrderRows.json(order.shippingAddress)
+        let items = try OrderRows.sealed(order.items, column: "items", orderID: order.id, cipher: cipher)
+        let address = try OrderRows.sealed(
+            order.shippingAddress, column: "shipping_address", orderID: order.id, cipher: cipher)
         return try await database.transaction { sql in
-            guard try await lockOrder(order.id, sql) != nil else { throw OrderStoreError.orderNotFound }
+            guard let stored = try await lockOrder(order.id, sql) else { throw OrderStoreError.orderNotFound }
             try await refuseWhilePaymentProcessing(order.id, now: now, sql)
             let row = try await sql.update("orders")
                 .set("status", to: SQLBind(order.status.rawValue))
@@ -60,14 +77,17 @@ public struct SQLOrderRepository: OrderRepository {
                 .returning("*")
                 .first()
             guard let row else { throw ConcurrentUpdateError() }
-            return try OrderRows.order(from: row)
+            let updated = try OrderRows.order(from: row, cipher: cipher)
+            try await events?.statusChanged(from: stored.status, to: updated, on: sql)
+            try await audit?.changed(from: stored, to: updated, on: sql)
+            return updated
         }
     }
 
     /// The order's row, locked for the rest of the transaction.
     func lockOrder(_ id: String, _ sql: any SQLDatabase) async throws -> Order? {
         try await sql.select().column("*").from("orders").where("id", .equal, SQLBind(id)).for(.update).first()
-            .map(OrderRows.order(from:))
+            .map { try OrderRows.order(from: $0, cipher: cipher) }
     }
 
     /// Throws `paymentInProgress` when the order has a processing attempt.

@@ -48,12 +48,13 @@ struct SignIn: Sendable {
         }
         guard matches, let credentials else {
             try await failures.recordFailure(
-                subjects, now: now, window: max(settings.accountThrottle.window, settings.addressThrottle.window))
+                subjects, now: now, window: max(settings.accountThrottle.window, settings.addressThrottle.window),
+                userID: credentials?.id)
             return .rejected
         }
         // The account's count starts over; the address's stays, or one good account would launder the guesses
         // made at others.
-        try await failures.clear(account)
+        try await failures.clear(account, signedIn: credentials.id)
         return .signedIn(userID: credentials.id)
     }
 }

@@ -16,13 +16,16 @@ public actor SigningKeyring {
     nonisolated let retention: TimeInterval
     nonisolated let refreshInterval: TimeInterval
     let now: @Sendable () -> Date
+    /// Where key creation and rotation are recorded, in the transaction that stores the key.
+    nonisolated let audit: AuditLog?
     private var cached: (signer: TokenSigner, loadedAt: Date)?
 
     init(
-        database: any Database, accessTokenLifetime: TimeInterval, refreshInterval: TimeInterval = 30,
-        now: @escaping @Sendable () -> Date = Date.init
+        database: any Database, cipher: FieldCipher, accessTokenLifetime: TimeInterval, refreshInterval: TimeInterval = 30,
+        now: @escaping @Sendable () -> Date = Date.init, audit: AuditLog? = nil
     ) {
-        self.store = SigningKeyStore(database: database)
+        self.audit = audit
+        self.store = SigningKeyStore(database: database, cipher: cipher)
         self.refreshInterval = refreshInterval
         self.retention = accessTokenLifetime + AccessTokenClaims.leeway + refreshInterval
         self.now = now
@@ -34,12 +37,16 @@ public actor SigningKeyring {
         if let cached, now.timeIntervalSince(cached.loadedAt) < refreshInterval { return cached.signer }
         var keys = try await store.active()
         if keys.isEmpty {
+            let store = store
+            let audit = audit
             keys = try await store.database.transaction { sql in
                 // Another replica may have made one meanwhile: then this one is simply not needed.
-                let existing = try await SigningKeyStore.active(sql)
+                let existing = try await store.active(sql)
                 if !existing.isEmpty { return existing }
                 let key = try SigningKeyring.makeKey(now: now)
-                try await SigningKeyStore.insert(key, sql)
+                try await store.insert(key, sql)
+                try await audit?.append(
+                    AuditEvent(action: "key.create", resourceType: "signing_key", resourceID: key.kid), on: sql)
                 return [key]
             }
         }
@@ -52,15 +59,22 @@ public actor SigningKeyring {
         let now = now()
         let material = try SigningKeyring.makeKey(now: now)
         let retention = retention
+        let store = store
+        let audit = audit
         let key = try await store.database.transaction { sql in
-            let active = try await SigningKeyStore.active(sql)
+            let active = try await store.active(sql)
             // Strictly newer than every existing key, even within one clock tick: "newest" decides the signer.
             let latest = active.last.map { $0.createdAt.addingTimeInterval(0.000_001) } ?? now
             let key = StoredSigningKey(
                 kid: material.kid, privateKeyPEM: material.privateKeyPEM, createdAt: max(material.createdAt, latest))
-            try await SigningKeyStore.insert(key, sql)
+            try await store.insert(key, sql)
             let due = SigningKeyring.due(active + [key], now: now, retention: retention)
             try await SigningKeyStore.retire(due.map(\.kid), at: now, sql)
+            try await audit?.append(
+                AuditEvent(
+                    action: "key.rotate", resourceType: "signing_key", resourceID: key.kid,
+                    changes: .object(["retired": .array(due.map { .string($0.kid) })])),
+                on: sql)
             return key
         }
         _ = try await remember(key, at: now)

@@ -6,12 +6,15 @@ import SQLKit
 /// rotation, client credentials. Implicit and password grants do not exist here (RFC 9700 sections 2.1.2, 2.4).
 struct TokenGrants: Sendable {
     let database: any Database
+    let cipher: FieldCipher
     let users: SQLUserRepository
     let roles: any RoleRepository
     let keyring: SigningKeyring
     let minter: TokenMinter
     let settings: AuthorizationServerSettings
     let now: @Sendable () -> Date
+    /// Where each grant's transaction records its `token.issue`, success or failure.
+    var audit: AuditLog? = nil
 
     typealias Outcome = Result<TokenMinter.Tokens, OAuthError>
 
@@ -34,17 +37,18 @@ struct TokenGrants: Sendable {
         let codeHash = OpaqueToken.hash(code)
 
         // Read first (outside the transaction) to know whose roles to load: slow work stays out of the write lock.
-        guard let peek = try await database.read({ sql in try await GrantStore.code(hash: codeHash, sql) }) else {
+        guard let peek = try await database.read({ sql in try await GrantStore.code(hash: codeHash, cipher: cipher, sql) }) else {
             return .failure(invalid)
         }
         let subject = try await subjectGrant(userID: peek.userID)
         let signer = try await keyring.signer()
         let now = now()
 
-        return try await database.transaction { sql -> Outcome in
+        return try await auditedTransaction(grant: "authorization_code", clientID: client.id, subject: peek.userID) {
+            sql -> Outcome in
             // From here on the code is spent, whatever the outcome: a code gets exactly one attempt.
             let stored: AuthorizationCode
-            switch try await GrantStore.redeem(codeHash: codeHash, now: now, sql) {
+            switch try await GrantStore.redeem(codeHash: codeHash, now: now, cipher: cipher, sql) {
             case nil: return .failure(invalid)
             case .alreadyUsed(let used)?:
                 // RFC 6749 section 4.1.2 / RFC 9700 section 4.5: a replayed code means it leaked; everything issued
@@ -106,7 +110,8 @@ struct TokenGrants: Sendable {
         let signer = try await keyring.signer()
         let now = now()
 
-        return try await database.transaction { sql -> Outcome in
+        return try await auditedTransaction(grant: "refresh_token", clientID: client.id, subject: peek.userID) {
+            sql -> Outcome in
             let stored: RefreshToken
             switch try await GrantStore.use(refreshHash: tokenHash, now: now, sql) {
             case nil: return .failure(invalid)
@@ -148,10 +153,11 @@ struct TokenGrants: Sendable {
             permissions: role.permissions, familyID: nil)
         let signer = try await keyring.signer()
         let now = now()
-        return .success(
-            try await database.transaction { sql in
-                try await minter.mint(grant, signer: signer, refresh: nil, now: now, sql)
-            })
+        return try await auditedTransaction(
+            grant: "client_credentials", clientID: client.client.id, subject: client.client.id
+        ) { sql in
+            .success(try await minter.mint(grant, signer: signer, refresh: nil, now: now, sql))
+        }
     }
 
     // MARK: Subjects

@@ -12,6 +12,8 @@ struct TokenIntrospection: Sendable {
     let verifier: any AccessTokenVerifier
     let settings: AuthorizationServerSettings
     let now: @Sendable () -> Date
+    /// Where revocations are recorded (`token.revoke`), in the revoking transaction.
+    var audit: AuditLog? = nil
 
     /// Revokes `token` if it is a live token of `client`. Anything else (unknown, expired, another client's)
     /// is silently ignored: RFC 7009 section 2.2 answers 200 either way, which also reveals nothing.
@@ -24,12 +26,24 @@ struct TokenIntrospection: Sendable {
                 else { return }
                 // Revoking a refresh token ends its grant: its family and the access tokens issued from it.
                 try await GrantStore.revokeFamily(stored.familyID, now: now, sql)
+                try await audit?.append(
+                    AuditEvent(
+                        action: "token.revoke", resourceType: "token_family", resourceID: stored.familyID,
+                        changes: .object(["token_type": .string("refresh_token"), "client_id": .string(client.id)])),
+                    actor: (AuditActor.current ?? .system("users")).acting(as: client.id, clientID: client.id),
+                    on: sql)
             }
             return
         }
         guard let principal = try? await verifier.verify(token), principal.clientID == client.id else { return }
         try await database.transaction { sql in
             try await GrantStore.revokeAccessToken(jti: principal.tokenID, now: now, sql)
+            try await audit?.append(
+                AuditEvent(
+                    action: "token.revoke", resourceType: "access_token", resourceID: principal.tokenID,
+                    changes: .object(["token_type": .string("access_token"), "subject": .string(principal.subject)])),
+                actor: (AuditActor.current ?? .system("users")).acting(as: client.id, clientID: client.id),
+                on: sql)
         }
     }
 

@@ -8,12 +8,15 @@ import NIOCore
 /// that form coming back. Both answer in HTML or with redirects: a browser is on the other end.
 struct AuthorizeRoutes: Sendable {
     let database: any Database
+    let cipher: FieldCipher
     let clients: any ClientRepository
     let pages: LoginPages
     let csrf: CSRFProtection
     let signIn: SignIn
     let settings: AuthorizationServerSettings
     let now: @Sendable () -> Date
+    /// Where issued codes are recorded (`code.issue`), in the transaction that stores the code.
+    var audit: AuditLog? = nil
 
     func register(on router: Router<MeridianRequestContext>) {
         router.get("oauth/authorize", use: show)
@@ -121,7 +124,17 @@ struct AuthorizeRoutes: Sendable {
             codeChallengeMethod: PKCE.method, scope: Scope.join(authorization.scopes),
             familyID: Identifier.make(prefix: GrantIdentifier.familyPrefix, now: now), createdAt: now,
             expiresAt: now.addingTimeInterval(settings.codeLifetime))
-        try await database.transaction { sql in try await GrantStore.insert(stored, sql) }
+        let cipher = cipher
+        let audit = audit
+        try await database.transaction { sql in
+            try await GrantStore.insert(stored, cipher: cipher, sql)
+            try await audit?.append(
+                AuditEvent(
+                    action: "code.issue", resourceType: "token_family", resourceID: stored.familyID,
+                    changes: .object(["client_id": .string(stored.clientID), "scope": .string(stored.scope)])),
+                actor: (AuditActor.current ?? .system("users")).acting(as: userID, clientID: stored.clientID),
+                on: sql)
+        }
         return code
     }
 

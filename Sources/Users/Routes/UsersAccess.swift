@@ -5,6 +5,8 @@ import MeridianKit
 enum UsersAccess {
     static func table(selfRegistration: Bool) -> RouteAccessTable {
         [
+            // The audit log is read-only through the API (docs/audit.md).
+            "GET /api/audit/users": .anyOf([.auditRead]),
             // Discovery and the OAuth endpoints authenticate clients and users themselves.
             "GET /.well-known/oauth-authorization-server": .public,
             "GET /.well-known/openid-configuration": .public,

@@ -8,15 +8,26 @@ import SQLKit
 enum GrantStore {
     // MARK: Authorization codes
 
-    static func insert(_ code: AuthorizationCode, _ sql: any SQLDatabase) async throws {
+    /// The columns of `authorization_codes` that hold ciphertext (the redirect URI and PKCE challenge the
+    /// client sent); the code itself is stored only as its hash.
+    static let encryptedColumns: [EncryptedColumn] = [
+        EncryptedColumn(table: "authorization_codes", column: "redirect_uri", idColumn: "code_hash"),
+        EncryptedColumn(table: "authorization_codes", column: "code_challenge", idColumn: "code_hash"),
+    ]
+
+    static func insert(_ code: AuthorizationCode, cipher: FieldCipher, _ sql: any SQLDatabase) async throws {
+        let seal = { (value: String, column: String) in
+            try cipher.seal(value, table: "authorization_codes", column: column, rowID: code.codeHash)
+        }
         try await sql.insert(into: "authorization_codes")
             .columns(
                 "code_hash", "client_id", "user_id", "redirect_uri", "code_challenge", "code_challenge_method",
                 "scope", "family_id", "created_at", "expires_at"
             )
             .values(
-                SQLBind(code.codeHash), SQLBind(code.clientID), SQLBind(code.userID), SQLBind(code.redirectURI),
-                SQLBind(code.codeChallenge), SQLBind(code.codeChallengeMethod), SQLBind(code.scope),
+                SQLBind(code.codeHash), SQLBind(code.clientID), SQLBind(code.userID),
+                SQLBind(try seal(code.redirectURI, "redirect_uri")),
+                SQLBind(try code.codeChallenge.map { try seal($0, "code_challenge") }), SQLBind(code.codeChallengeMethod), SQLBind(code.scope),
                 SQLBind(code.familyID), SQLBind(Timestamp.micros(code.createdAt)),
                 SQLBind(Timestamp.micros(code.expiresAt))
             )
@@ -29,9 +40,11 @@ enum GrantStore {
     }
 
     /// The code as stored, without spending it.
-    static func code(hash codeHash: String, _ sql: any SQLDatabase) async throws -> AuthorizationCode? {
+    static func code(hash codeHash: String, cipher: FieldCipher, _ sql: any SQLDatabase) async throws
+        -> AuthorizationCode?
+    {
         try await sql.select().columns(codeColumns).from("authorization_codes")
-            .where("code_hash", .equal, SQLBind(codeHash)).first().map(code(from:))
+            .where("code_hash", .equal, SQLBind(codeHash)).first().map { try code(from: $0, cipher: cipher) }
     }
 
     /// What a redemption found: the code or token claimed now by this call, or one that was already used (a
@@ -42,13 +55,15 @@ enum GrantStore {
     }
 
     /// Marks the code used. Nil when no such code exists.
-    static func redeem(codeHash: String, now: Date, _ sql: any SQLDatabase) async throws -> Redemption<AuthorizationCode>? {
+    static func redeem(codeHash: String, now: Date, cipher: FieldCipher, _ sql: any SQLDatabase) async throws
+        -> Redemption<AuthorizationCode>?
+    {
         let claimed = try await sql.update("authorization_codes").set("used_at", to: SQLBind(Timestamp.micros(now)))
             .where("code_hash", .equal, SQLBind(codeHash))
             .where(SQLColumn("used_at"), .is, SQLLiteral.null)
             .returning(codeColumns).first()
-        if let claimed { return .claimed(try code(from: claimed)) }
-        return try await code(hash: codeHash, sql).map { .alreadyUsed($0) }
+        if let claimed { return .claimed(try code(from: claimed, cipher: cipher)) }
+        return try await code(hash: codeHash, cipher: cipher, sql).map { .alreadyUsed($0) }
     }
 
     static let codeColumns: [any SQLExpression] = [
@@ -56,13 +71,17 @@ enum GrantStore {
         "family_id", "created_at", "expires_at", "used_at",
     ].map { SQLColumn($0) }
 
-    static func code(from row: any SQLRow) throws -> AuthorizationCode {
-        AuthorizationCode(
-            codeHash: try row.decode(column: "code_hash", as: String.self),
+    static func code(from row: any SQLRow, cipher: FieldCipher) throws -> AuthorizationCode {
+        let codeHash = try row.decode(column: "code_hash", as: String.self)
+        let open = { (sealed: Data, column: String) in
+            try cipher.open(sealed, table: "authorization_codes", column: column, rowID: codeHash)
+        }
+        return AuthorizationCode(
+            codeHash: codeHash,
             clientID: try row.decode(column: "client_id", as: String.self),
             userID: try row.decode(column: "user_id", as: String.self),
-            redirectURI: try row.decode(column: "redirect_uri", as: String.self),
-            codeChallenge: try row.decode(column: "code_challenge", as: String?.self),
+            redirectURI: try open(row.decode(column: "redirect_uri", as: Data.self), "redirect_uri"),
+            codeChallenge: try row.decode(column: "code_challenge", as: Data?.self).map { try open($0, "code_challenge") },
             codeChallengeMethod: try row.decode(column: "code_challenge_method", as: String?.self),
             scope: try row.decode(column: "scope", as: String.self),
             familyID: try row.decode(column: "family_id", as: String.self),

@@ -21,11 +21,13 @@ enum IdentityMigrations {
 
     static let oauthCreate = Migration(
         "oauth_create",
-        statements: [
+        ciphertextStatements: { ciphertext in [
+            // Client-supplied values (names, redirect URIs, PKCE challenges), private keys and secrets are
+            // FieldCipher ciphertext; scopes and grant types are closed sets the service validates.
             """
             CREATE TABLE oauth_clients (
-                id TEXT PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL, secret_hash TEXT,
-                redirect_uris TEXT NOT NULL, allowed_scopes TEXT NOT NULL, grant_types TEXT NOT NULL,
+                id TEXT PRIMARY KEY, name \(ciphertext) NOT NULL, type TEXT NOT NULL, secret_hash TEXT,
+                redirect_uris \(ciphertext) NOT NULL, allowed_scopes TEXT NOT NULL, grant_types TEXT NOT NULL,
                 built_in INTEGER NOT NULL, created_at BIGINT NOT NULL)
             """,
             // `family_id` names the grant: every token issued from the code carries it, so a replayed code can
@@ -33,7 +35,7 @@ enum IdentityMigrations {
             """
             CREATE TABLE authorization_codes (
                 code_hash TEXT PRIMARY KEY, client_id TEXT NOT NULL, user_id TEXT NOT NULL,
-                redirect_uri TEXT NOT NULL, code_challenge TEXT, code_challenge_method TEXT, scope TEXT NOT NULL,
+                redirect_uri \(ciphertext) NOT NULL, code_challenge \(ciphertext), code_challenge_method TEXT, scope TEXT NOT NULL,
                 family_id TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)
             """,
             "CREATE INDEX authorization_codes_expires ON authorization_codes (expires_at)",
@@ -53,7 +55,7 @@ enum IdentityMigrations {
             "CREATE INDEX issued_access_tokens_expires ON issued_access_tokens (expires_at)",
             """
             CREATE TABLE signing_keys (
-                kid TEXT PRIMARY KEY, private_key_pem TEXT NOT NULL, created_at BIGINT NOT NULL, retired_at BIGINT)
+                kid TEXT PRIMARY KEY, private_key \(ciphertext) NOT NULL, created_at BIGINT NOT NULL, retired_at BIGINT)
             """,
             // One row per throttled subject (`account:<hmac>` or `address:<hmac>`), not per failure, so an attack
             // cannot grow the table faster than it finds new subjects; stale rows are purged.
@@ -63,11 +65,12 @@ enum IdentityMigrations {
             """,
             "CREATE INDEX login_failures_last ON login_failures (last_failure_at)",
             // Keys this service derives MACs from (the login form's CSRF tokens, the throttle's subject keys).
-            "CREATE TABLE service_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL, created_at BIGINT NOT NULL)",
-        ])
+            "CREATE TABLE service_secrets (name TEXT PRIMARY KEY, value \(ciphertext) NOT NULL, created_at BIGINT NOT NULL)",
+        ] })
 
-    /// The built-in roles (their permissions live in `BuiltInRole`, so the column stays empty) and the public
-    /// client of `meridian login`.
+    /// The built-in roles (their permissions live in `BuiltInRole`, so the column stays empty). The public
+    /// client of `meridian login` is stored once the cipher is loaded (`SQLClientRepository.ensureBuiltInClients`),
+    /// because its name and redirect URI are ciphertext like every client's.
     static let seed = Migration("identity_seed") { sql, _ in
         let now = Timestamp.micros(Date())
         for role in BuiltInRole.allCases {
@@ -76,19 +79,6 @@ enum IdentityMigrations {
                 .values(SQLBind(role.rawValue), SQLBind("[]"), SQLBind(1), SQLBind(Int64(1)), SQLBind(now), SQLBind(now))
                 .run()
         }
-        try await sql.insert(into: "oauth_clients")
-            .columns(
-                "id", "name", "type", "secret_hash", "redirect_uris", "allowed_scopes", "grant_types", "built_in",
-                "created_at"
-            )
-            .values(
-                SQLBind(OAuthClient.cliID), SQLBind("Meridian CLI"), SQLBind(OAuthClient.Kind.public.rawValue),
-                SQLBind(String?.none), SQLBind(try JSONText.encode([OAuthClient.cliRedirectURI])),
-                SQLBind(try JSONText.encode(Scope.defaultScopes)),
-                SQLBind(try JSONText.encode([OAuthClient.GrantType.authorizationCode.rawValue, OAuthClient.GrantType.refreshToken.rawValue])),
-                SQLBind(1), SQLBind(now)
-            )
-            .run()
     }
 }
 

@@ -5,6 +5,8 @@ import SQLKit
 /// Failed sign-ins per subject (`account:<mac>` or `address:<mac>`), for `LoginThrottle`.
 struct LoginFailureStore: Sendable {
     let database: any Database
+    /// Where sign-ins are recorded (`user.login`), in the transaction that counts or clears the failures.
+    var audit: AuditLog? = nil
 
     struct Record: Sendable, Equatable {
         let failures: Int
@@ -26,7 +28,9 @@ struct LoginFailureStore: Sendable {
     }
 
     /// Counts one more failure for each subject; a count whose last failure is older than `window` starts over.
-    func recordFailure(_ subjects: [String], now: Date, window: TimeInterval) async throws {
+    func recordFailure(
+        _ subjects: [String], now: Date, window: TimeInterval, userID: String? = nil
+    ) async throws {
         let micros = Timestamp.micros(now)
         let staleBefore = micros - Int64(window * 1_000_000)
         try await database.transaction { sql in
@@ -45,12 +49,21 @@ struct LoginFailureStore: Sendable {
             if Int.random(in: 0..<100) == 0 {
                 try await sql.delete(from: "login_failures").where("last_failure_at", .lessThan, SQLBind(staleBefore)).run()
             }
+            // The account, when the address named one; never the address or password that was tried.
+            try await audit?.append(
+                AuditEvent(action: "user.login", resourceType: "user", resourceID: userID, outcome: .failure), on: sql)
         }
     }
 
-    func clear(_ subject: String) async throws {
+    /// Clears the account's failures after a successful sign-in of `userID`, recording it.
+    func clear(_ subject: String, signedIn userID: String? = nil) async throws {
         try await database.transaction { sql in
             try await sql.delete(from: "login_failures").where("subject", .equal, SQLBind(subject)).run()
+            if let audit, let userID {
+                let actor = (AuditActor.current ?? .system("users")).acting(as: userID, clientID: nil)
+                try await audit.append(
+                    AuditEvent(action: "user.login", resourceType: "user", resourceID: userID), actor: actor, on: sql)
+            }
         }
     }
 }

@@ -25,6 +25,8 @@ enum RoleStorageError: Error, Sendable, Equatable {
 
 struct SQLRoleRepository: RoleRepository {
     let database: any Database
+    /// Where each change's audit record is appended, in the change's transaction. The service always sets it.
+    var audit: AuditLog? = nil
 
     func list(after: String?, limit: Int) async throws -> [Role] {
         try await database.read { sql in
@@ -54,6 +56,11 @@ struct SQLRoleRepository: RoleRepository {
                         SQLBind(Timestamp.micros(role.updatedAt))
                     )
                     .run()
+                try await audit?.append(
+                    AuditEvent(
+                        action: "role.create", resourceType: "role", resourceID: role.name,
+                        changes: .object(["permissions": SQLRoleRepository.auditValue(role.permissions)])),
+                    on: sql)
             }
         } catch where UniqueConstraintViolation.matches(error) {
             throw RoleStorageError.nameTaken
@@ -70,6 +77,13 @@ struct SQLRoleRepository: RoleRepository {
                 .where("built_in", .equal, SQLBind(0))
                 .returning(SQLRoleRepository.columns).first()
             guard let row else { throw RoleStorageError.versionChanged }
+            try await audit?.append(
+                AuditEvent(
+                    action: "role.update", resourceType: "role", resourceID: name,
+                    changes: .object([
+                        "permissions": SQLRoleRepository.auditValue(permissions), "version": .integer(expectedVersion + 1),
+                    ])),
+                on: sql)
             return try SQLRoleRepository.role(from: row)
         }
     }
@@ -84,8 +98,13 @@ struct SQLRoleRepository: RoleRepository {
             if let expectedVersion, role.version != expectedVersion { return false }
             if try await SQLUserRepository.countHolding(role: name, sql) > 0 { throw RoleStorageError.inUse }
             try await sql.delete(from: "roles").where("name", .equal, SQLBind(name)).run()
+            try await audit?.append(AuditEvent(action: "role.delete", resourceType: "role", resourceID: name), on: sql)
             return true
         }
+    }
+
+    static func auditValue(_ permissions: Set<Permission>) -> JSONValue {
+        .array(permissions.sorted().map { .string($0.rawValue) })
     }
 
     func permissions(of names: [String]) async throws -> Set<Permission> {

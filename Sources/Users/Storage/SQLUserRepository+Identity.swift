@@ -21,7 +21,7 @@ extension SQLUserRepository: UserIdentityRepository {
     func credentials(normalizedEmail: String) async throws -> (id: String, passwordHash: String)? {
         try await database.read { sql in
             guard let row = try await sql.select().columns("id", "password_hash").from("users")
-                .where("email_lower", .equal, SQLBind(normalizedEmail)).first()
+                .where("email_index", .equal, SQLBind(emailIndex(normalizedEmail))).first()
             else { return nil }
             return (try row.decode(column: "id", as: String.self), try row.decode(column: "password_hash", as: String.self))
         }
@@ -43,7 +43,14 @@ extension SQLUserRepository: UserIdentityRepository {
                 .where("id", .equal, SQLBind(id)).where("version", .equal, SQLBind(expectedVersion))
                 .returning(SQLUserRepository.userColumns).first()
             guard let row else { throw UserStorageError.versionChanged }
-            return try SQLUserRepository.user(from: row)
+            try await audit?.append(
+                AuditEvent(
+                    action: "user.role_change", resourceType: "user", resourceID: id,
+                    changes: .object([
+                        "roles": .array(roles.map(JSONValue.string)), "version": .integer(expectedVersion + 1),
+                    ])),
+                on: sql)
+            return try user(from: row)
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import MeridianKit
 import SQLKit
 
-/// A row of `signing_keys`. The private key is PEM in plaintext until the data-protection issue wraps it.
+/// A row of `signing_keys`. The private key's PEM is stored as `FieldCipher` ciphertext (`private_key`).
 struct StoredSigningKey: Sendable, Equatable {
     let kid: String
     let privateKeyPEM: String
@@ -12,28 +12,35 @@ struct StoredSigningKey: Sendable, Equatable {
 /// `signing_keys` on SQLKit.
 struct SigningKeyStore: Sendable {
     let database: any Database
+    let cipher: FieldCipher
+
+    static let encryptedColumns = [EncryptedColumn(table: "signing_keys", column: "private_key", idColumn: "kid")]
 
     /// The keys not yet retired, oldest first.
     func active() async throws -> [StoredSigningKey] {
-        try await database.read { sql in try await SigningKeyStore.active(sql) }
+        try await database.read { sql in try await active(sql) }
     }
 
-    static func active(_ sql: any SQLDatabase) async throws -> [StoredSigningKey] {
-        try await sql.select().columns("kid", "private_key_pem", "created_at").from("signing_keys")
+    func active(_ sql: any SQLDatabase) async throws -> [StoredSigningKey] {
+        try await sql.select().columns("kid", "private_key", "created_at").from("signing_keys")
             .where(SQLColumn("retired_at"), .is, SQLLiteral.null)
             .orderBy("created_at").orderBy("kid")
             .all()
             .map { row in
-                StoredSigningKey(
-                    kid: try row.decode(column: "kid", as: String.self),
-                    privateKeyPEM: try row.decode(column: "private_key_pem", as: String.self),
+                let kid = try row.decode(column: "kid", as: String.self)
+                return StoredSigningKey(
+                    kid: kid,
+                    privateKeyPEM: try cipher.open(
+                        row.decode(column: "private_key", as: Data.self), table: "signing_keys", column: "private_key",
+                        rowID: kid),
                     createdAt: Timestamp.date(micros: try row.decode(column: "created_at", as: Int64.self)))
             }
     }
 
-    static func insert(_ key: StoredSigningKey, _ sql: any SQLDatabase) async throws {
-        try await sql.insert(into: "signing_keys").columns("kid", "private_key_pem", "created_at")
-            .values(SQLBind(key.kid), SQLBind(key.privateKeyPEM), SQLBind(Timestamp.micros(key.createdAt))).run()
+    func insert(_ key: StoredSigningKey, _ sql: any SQLDatabase) async throws {
+        let sealed = try cipher.seal(key.privateKeyPEM, table: "signing_keys", column: "private_key", rowID: key.kid)
+        try await sql.insert(into: "signing_keys").columns("kid", "private_key", "created_at")
+            .values(SQLBind(key.kid), SQLBind(sealed), SQLBind(Timestamp.micros(key.createdAt))).run()
     }
 
     static func retire(_ kids: [String], at date: Date, _ sql: any SQLDatabase) async throws {

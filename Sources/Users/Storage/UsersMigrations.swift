@@ -6,16 +6,20 @@ public enum UsersMigrations {
         IdempotencyMiddleware.migration,
         Migration(
             "users_create",
-            statements: [
-                // Roles are a JSON array of names until the identity issue gives them tables of their own.
-                """
-                CREATE TABLE users (
-                    id TEXT PRIMARY KEY, email TEXT NOT NULL, email_lower TEXT NOT NULL, name TEXT NOT NULL,
-                    password_hash TEXT NOT NULL, roles TEXT NOT NULL, version BIGINT NOT NULL,
-                    created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
-                """,
-                // The truth about email uniqueness: concurrent creates race here, not in application code.
-                "CREATE UNIQUE INDEX users_email_lower_unique ON users (email_lower)",
-            ]),
+            ciphertextStatements: { ciphertext in
+                [
+                    // `email` and `name` are FieldCipher ciphertext; `email_index` is the blind index of the
+                    // lower-cased address, the only form of it a query can use. Roles are a JSON array of names.
+                    """
+                    CREATE TABLE users (
+                        id TEXT PRIMARY KEY, email \(ciphertext) NOT NULL, email_index TEXT NOT NULL,
+                        name \(ciphertext) NOT NULL, password_hash TEXT NOT NULL, roles TEXT NOT NULL,
+                        version BIGINT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)
+                    """,
+                    // The truth about email uniqueness (case-insensitive, as the index is of the lower-cased
+                    // address): concurrent creates race here, not in application code.
+                    "CREATE UNIQUE INDEX users_email_index_unique ON users (email_index)",
+                ]
+            }),
     ] + IdentityMigrations.all
 }

@@ -28,11 +28,11 @@ enum UsersData {
             return handler
         }
         let logger = Logger(label: UsersService.name)
-        let service = try UsersService(
-            settings: ServiceSettings(
-                name: UsersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
-                databaseURL: settings.databaseURL(for: .users)),
-            logger: logger)
+        var serviceSettings = ServiceSettings(
+            name: UsersService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
+            databaseURL: settings.databaseURL(for: .users))
+        serviceSettings.masterKey = try settings.masterKey()
+        let service = try UsersService(settings: serviceSettings, logger: logger)
         return try await Offline.run(on: service.database, logger: logger) { try await operation(service) }
     }
 }

@@ -4,7 +4,7 @@ import MeridianKit
 /// `meridian keys …`: the platform's keys.
 struct KeysCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "keys", abstract: "Manage the platform's keys.", subcommands: [RotateSigningKeyCommand.self])
+        commandName: "keys", abstract: "Manage the platform's keys.", subcommands: [RotateSigningKeyCommand.self] + DataKeysData.commands)
 }
 
 struct RotateSigningKeyCommand: AsyncParsableCommand {

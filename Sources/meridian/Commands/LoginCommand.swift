@@ -18,8 +18,15 @@ struct LoginCommand: AsyncParsableCommand {
             standard output:  export TOKEN=$(meridian login)
             """)
 
-    @Option(help: "Meridian's public URL (MERIDIAN_URL; default http://localhost:8080).")
+    @Option(help: "Meridian's public URL (MERIDIAN_URL; default https://localhost:8080).")
     var url: String?
+
+    @Option(
+        help: """
+            PEM certificate of the CA to trust for --url, such as serve's development CA data/tls/ca.pem \
+            (MERIDIAN_TLS_CA_FILE; default: the system's roots).
+            """)
+    var cacert: String?
 
     @Flag(help: "Only print the sign-in URL; do not try to open a browser.")
     var noBrowser = false
@@ -41,7 +48,18 @@ struct LoginCommand: AsyncParsableCommand {
             return handler
         }
         let baseURL = try LoginCommand.baseURL(url ?? ProcessInfo.processInfo.environment["MERIDIAN_URL"])
-        let server = AuthorizationServerClient(baseURL: baseURL, client: HTTPClient.shared)
+        let client = try LoginTLS.client(caFile: cacert ?? ProcessInfo.processInfo.environment["MERIDIAN_TLS_CA_FILE"])
+        do {
+            try await signIn(baseURL: baseURL, client: client)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    private func signIn(baseURL: String, client: HTTPClient) async throws {
+        let server = AuthorizationServerClient(baseURL: baseURL, client: client)
         let metadata = try await server.metadata()
         let proof = ProofKey()
         // RFC 9207: a server that promises `iss` in its responses must be held to it.
@@ -95,12 +113,12 @@ struct LoginCommand: AsyncParsableCommand {
 
     /// `--url` checked and without a trailing slash, so endpoints join cleanly.
     static func baseURL(_ given: String?) throws -> String {
-        let text = given ?? "http://localhost:8080"
+        let text = given ?? "https://localhost:8080"
         guard let components = URLComponents(string: text), let scheme = components.scheme?.lowercased(),
             scheme == "http" || scheme == "https", let host = components.host, !host.isEmpty,
             components.query == nil, components.fragment == nil, components.user == nil
         else {
-            throw ValidationError("--url must be Meridian's base URL, like http://localhost:8080")
+            throw ValidationError("--url must be Meridian's base URL, like https://localhost:8080")
         }
         return text.hasSuffix("/") ? String(text.dropLast()) : text
     }

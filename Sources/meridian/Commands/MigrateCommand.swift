@@ -37,13 +37,18 @@ struct MigrateCommand: AsyncParsableCommand {
         var urls: [String: String] = [:]
         for other in ServiceName.backends { urls[other.rawValue] = settings.serviceURL(other) }
         let logger = Logger(label: "meridian")
+        let masterKey = try settings.masterKey()
         // One at a time, each database opened just before its migrations run and closed after them.
         for service in services {
             let unit = try ServiceUnit.make(
                 service,
-                settings: ServiceSettings(
-                    name: service.rawValue, listen: ListenAddress(host: "127.0.0.1", port: 0),
-                    databaseURL: settings.databaseURL(for: service), serviceURLs: urls))
+                settings: {
+                    var unitSettings = ServiceSettings(
+                        name: service.rawValue, listen: ListenAddress(host: "127.0.0.1", port: 0),
+                        databaseURL: settings.databaseURL(for: service), serviceURLs: urls)
+                    unitSettings.masterKey = masterKey
+                    return unitSettings
+                }())
             try await Platform.migrate(unit, logger: logger)
         }
     }

@@ -32,6 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var timeouts: TimeoutOptions
     @OptionGroup var issuer: IssuerOption
     @OptionGroup var registration: SelfRegistrationOption
+    @OptionGroup var tls: TLSOptions
+    @OptionGroup var masterKey: MasterKeyOption
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
@@ -39,19 +41,21 @@ struct ServeCommand: AsyncParsableCommand {
             "listen": listen, "internal.port.base": internalPortBase, "data.dir": dataDir, "database.url": databaseURL,
         ]
         let settings = try await Settings.load(
-            flags: flags(own, timeouts.flags, issuer.flags, registration.flags, common.flags))
+            flags: flags(own, timeouts.flags, issuer.flags, registration.flags, tls.flags, masterKey.flags, common.flags))
         // Before any service exists: each keeps the logger it is built with.
         JSONLogHandler.bootstrap(level: try settings.logLevel())
-        let units = try ServeCommand.plan(settings)
+        let logger = Logger(label: "meridian")
+        let tls = try PlatformTLS.forServe(settings, logger: logger)
+        let units = try ServeCommand.plan(settings, tls: tls)
         if let users = units.first(where: { $0.name == .users }) {
             try await AdminAccount.ensure(users: users.settings, configuration: settings)
         }
-        try await Platform.run(units, publicService: .gateway, logger: Logger(label: "meridian"))
+        try await Platform.run(units, publicService: .gateway, tls: tls, logger: logger)
     }
 
     /// Every service's settings: internal ports from the base, one database each, everyone's URL known to all,
     /// and one issuer for all, the gateway's public URL unless configured.
-    static func plan(_ settings: Settings) throws -> [ServiceUnit] {
+    static func plan(_ settings: Settings, tls: PlatformTLS? = nil) throws -> [ServiceUnit] {
         let gatewayListen = try settings.listen(
             default: ListenAddress(host: "127.0.0.1", port: ServiceName.gateway.defaultPort))
         let issuer = try settings.issuer(default: Settings.issuer(servingAt: gatewayListen))
@@ -86,19 +90,30 @@ struct ServeCommand: AsyncParsableCommand {
                         + "\(service.rawValue) service's internal port; change --listen or --internal-port-base")
             }
             addresses[service] = address
-            urls[service.rawValue] = "http://\(address)"
+            urls[service.rawValue] = "\(tls == nil ? "http" : "https")://\(address)"
         }
         // The gateway first: it opens no database, so a bad upstream setting fails before any file is open.
-        let gateway = ServiceSettings(
+        var gateway = ServiceSettings(
             name: ServiceName.gateway.rawValue, listen: gatewayListen, databaseURL: "", serviceURLs: urls,
             issuer: issuer)
-        let gatewayUnit = try ServiceUnit.make(.gateway, settings: gateway, gatewayOptions: settings.gatewayOptions())
+        // One client for all: the services call each other (events, usage records) with its tokens.
+        let serviceClient = try ServiceClientSecret.forServe(settings)
+        // One master key for all; on a laptop without one, a development key generated into the data directory.
+        let masterKey = try settings.masterKey(generateInDataDirectory: true)
+        let auditCheckpoints = try settings.auditCheckpoints()
+        gateway.serviceClient = serviceClient
+        let gatewayUnit = try ServiceUnit.make(
+            .gateway, settings: gateway, gatewayOptions: settings.gatewayOptions(), tls: tls)
         var units: [ServiceUnit] = []
         for service in ServiceName.backends {
-            let settings = ServiceSettings(
+            var settings = ServiceSettings(
                 name: service.rawValue, listen: addresses[service]!,
                 databaseURL: shared ?? settings.databaseURL(for: service), serviceURLs: urls, issuer: issuer)
-            units.append(try ServiceUnit.make(service, settings: settings, selfRegistration: selfRegistration))
+            settings.serviceClient = serviceClient
+            settings.masterKey = masterKey
+            settings.auditCheckpoints = auditCheckpoints
+            units.append(
+                try ServiceUnit.make(service, settings: settings, selfRegistration: selfRegistration, tls: tls))
         }
         return units + [gatewayUnit]
     }

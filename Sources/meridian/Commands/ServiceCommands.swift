@@ -11,15 +11,21 @@ enum SingleService {
         // Every service knows the others, users above all: it publishes the keys that tokens are checked with.
         var urls: [String: String] = [:]
         for other in ServiceName.backends where other != service { urls[other.rawValue] = settings.serviceURL(other) }
-        let serviceSettings = ServiceSettings(
+        let issuer = try settings.issuer(default: ServiceSettings.defaultIssuer)
+        let logger = Logger(label: "meridian")
+        let tls = try PlatformTLS.forService(settings, listen: listen, issuer: issuer, logger: logger)
+        var serviceSettings = ServiceSettings(
             name: service.rawValue, listen: listen,
             databaseURL: service.hasDatabase ? settings.databaseURL(for: service) : "", serviceURLs: urls,
-            issuer: try settings.issuer(default: ServiceSettings.defaultIssuer))
+            issuer: issuer)
+        serviceSettings.serviceClient = ServiceClientSecret.configured(settings)
+        if service.hasDatabase { serviceSettings.masterKey = try settings.masterKey() }
+        serviceSettings.auditCheckpoints = try settings.auditCheckpoints()
         let unit: ServiceUnit
         do {
             unit = try ServiceUnit.make(
                 service, settings: serviceSettings, gatewayOptions: settings.gatewayOptions(),
-                selfRegistration: settings.selfRegistration())
+                selfRegistration: settings.selfRegistration(), tls: tls)
         } catch let error as ConfigurationError {
             throw error
         } catch {
@@ -29,7 +35,7 @@ enum SingleService {
         if service == .users {
             try await AdminAccount.ensure(users: serviceSettings, configuration: settings)
         }
-        try await Platform.run([unit], publicService: service, logger: Logger(label: "meridian"))
+        try await Platform.run([unit], publicService: service, tls: tls, logger: logger)
     }
 }
 
@@ -47,12 +53,14 @@ struct GatewayCommand: AsyncParsableCommand {
     @OptionGroup var upstreams: UpstreamOptions
     @OptionGroup var timeouts: TimeoutOptions
     @OptionGroup var issuer: IssuerOption
+    @OptionGroup var tls: TLSOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .gateway,
-            flags: flags(["listen": listen.listen], upstreams.flags, timeouts.flags, issuer.flags, common.flags))
+            flags: flags(
+                ["listen": listen.listen], upstreams.flags, timeouts.flags, issuer.flags, tls.flags, common.flags))
     }
 }
 
@@ -64,12 +72,14 @@ struct UsersCommand: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var issuer: IssuerOption
     @OptionGroup var registration: SelfRegistrationOption
+    @OptionGroup var tls: TLSOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .users,
-            flags: flags(["listen": listen.listen], storage.flags, issuer.flags, registration.flags, common.flags))
+            flags: flags(
+                ["listen": listen.listen], storage.flags, issuer.flags, registration.flags, tls.flags, common.flags))
     }
 }
 
@@ -82,12 +92,13 @@ struct OrdersCommand: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var users: UsersURLOption
     @OptionGroup var issuer: IssuerOption
+    @OptionGroup var tls: TLSOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .orders,
-            flags: flags(["listen": listen.listen], users.flags, storage.flags, issuer.flags, common.flags))
+            flags: flags(["listen": listen.listen], users.flags, storage.flags, issuer.flags, tls.flags, common.flags))
     }
 }
 
@@ -100,12 +111,13 @@ struct NotificationsCommand: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var users: UsersURLOption
     @OptionGroup var issuer: IssuerOption
+    @OptionGroup var tls: TLSOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .notifications,
-            flags: flags(["listen": listen.listen], storage.flags, users.flags, issuer.flags, common.flags))
+            flags: flags(["listen": listen.listen], storage.flags, users.flags, issuer.flags, tls.flags, common.flags))
     }
 }
 
@@ -118,12 +130,13 @@ struct AnalyticsCommand: AsyncParsableCommand {
     @OptionGroup var storage: StorageOptions
     @OptionGroup var users: UsersURLOption
     @OptionGroup var issuer: IssuerOption
+    @OptionGroup var tls: TLSOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
         try await SingleService.run(
             .analytics,
-            flags: flags(["listen": listen.listen], storage.flags, users.flags, issuer.flags, common.flags))
+            flags: flags(["listen": listen.listen], storage.flags, users.flags, issuer.flags, tls.flags, common.flags))
     }
 }
 
@@ -131,7 +144,7 @@ struct AnalyticsCommand: AsyncParsableCommand {
 struct UsersURLOption: ParsableArguments {
     @Option(
         name: .customLong("users-url"),
-        help: "Base URL of the users service (MERIDIAN_USERS_URL; default http://127.0.0.1:8081).")
+        help: "Base URL of the users service (MERIDIAN_USERS_URL; default https://127.0.0.1:8081).")
     var usersURL: String?
 
     var flags: [String: String?] { ["users.url": usersURL] }

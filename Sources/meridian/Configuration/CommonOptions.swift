@@ -25,26 +25,30 @@ struct StorageOptions: ParsableArguments {
             """)
     var databaseURL: String?
 
-    var flags: [String: String?] { ["data.dir": dataDir, "database.url": databaseURL] }
+    @OptionGroup var masterKey: MasterKeyOption
+
+    var flags: [String: String?] {
+        ["data.dir": dataDir, "database.url": databaseURL].merging(masterKey.flags) { first, _ in first }
+    }
 }
 
 /// The base URLs of the services another one calls.
 struct UpstreamOptions: ParsableArguments {
     @Option(
         name: .customLong("users-url"),
-        help: "Base URL of the users service (MERIDIAN_USERS_URL; default http://127.0.0.1:8081).")
+        help: "Base URL of the users service (MERIDIAN_USERS_URL; default https://127.0.0.1:8081).")
     var usersURL: String?
     @Option(
         name: .customLong("orders-url"),
-        help: "Base URL of the orders service (MERIDIAN_ORDERS_URL; default http://127.0.0.1:8082).")
+        help: "Base URL of the orders service (MERIDIAN_ORDERS_URL; default https://127.0.0.1:8082).")
     var ordersURL: String?
     @Option(
         name: .customLong("notifications-url"),
-        help: "Base URL of the notifications service (MERIDIAN_NOTIFICATIONS_URL; default http://127.0.0.1:8083).")
+        help: "Base URL of the notifications service (MERIDIAN_NOTIFICATIONS_URL; default https://127.0.0.1:8083).")
     var notificationsURL: String?
     @Option(
         name: .customLong("analytics-url"),
-        help: "Base URL of the analytics service (MERIDIAN_ANALYTICS_URL; default http://127.0.0.1:8084).")
+        help: "Base URL of the analytics service (MERIDIAN_ANALYTICS_URL; default https://127.0.0.1:8084).")
     var analyticsURL: String?
 
     var flags: [String: String?] {
@@ -72,7 +76,7 @@ struct IssuerOption: ParsableArguments {
     @Option(
         help: """
             The platform's public base URL, the issuer (iss) of every access token (MERIDIAN_ISSUER; default \
-            http://localhost:8080, for serve http://<gateway listen address>). Every service must get the same one.
+            https://localhost:8080, for serve https://<gateway listen address>). Every service must get the same one.
             """)
     var issuer: String?
 

@@ -93,7 +93,7 @@ struct Settings: Sendable {
     static func issuer(servingAt address: ListenAddress) -> String {
         let wildcard = ["0.0.0.0", "::", ""].contains(address.host)
         let host = wildcard ? ListenAddress(host: "localhost", port: address.port) : address
-        return "http://\(host)"
+        return "https://\(host)"
     }
 
     /// `--self-registration` / `MERIDIAN_SELF_REGISTRATION`: off unless set to true.
@@ -123,12 +123,14 @@ struct Settings: Sendable {
 
     /// The configured base URL of `service`, or where `serve` would run it on loopback.
     func serviceURL(_ service: ServiceName) -> String {
-        string("\(service.rawValue).url") ?? "http://127.0.0.1:\(service.defaultPort)"
+        string("\(service.rawValue).url") ?? "https://127.0.0.1:\(service.defaultPort)"
     }
 
     /// The gateway's upstream timeouts: `upstream.timeout` for all, `<service>.timeout` for one.
     func gatewayOptions() throws -> GatewayOptions {
         var options = GatewayOptions()
+        // Rate limits, Redis, shedding, client timeouts, usage telemetry: see GatewayOptions.configure.
+        try options.configure { key, secret in string(key, secret: secret) }
         if let text = string("upstream.timeout") {
             options.defaultTimeout = try Settings.duration(
                 text, setting: "--upstream-timeout / MERIDIAN_UPSTREAM_TIMEOUT")

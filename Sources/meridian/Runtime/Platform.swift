@@ -10,8 +10,13 @@ import UnixSignals
 enum Platform {
     static let shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
 
-    /// Runs `units` until a signal; logs each listener and, once all listen, one line with the public URL.
-    static func run(_ units: [ServiceUnit], publicService: ServiceName, logger: Logger) async throws {
+    /// Runs `units` until a signal; logs each listener and, once all listen, one line with the public URL (and
+    /// the CA certificate to trust). With `tls`, every listener serves HTTPS and the certificate is renewed.
+    static func run(
+        _ units: [ServiceUnit], publicService: ServiceName, tls: PlatformTLS? = nil, logger: Logger
+    ) async throws {
+        tls?.announce(logger)
+        let scheme = tls == nil ? "http" : "https"
         let startup = Startup(expected: units.count)
         // The group stops services in reverse order: the public entry goes last in the list.
         let ordered = units.filter { $0.name != publicService } + units.filter { $0.name == publicService }
@@ -20,16 +25,23 @@ enum Platform {
                 let address = ListenAddress(host: unit.settings.listen.host, port: port)
                 logger.info(
                     "service listening",
-                    metadata: ["listener": .string(unit.name.rawValue), "url": .string("http://\(address)")])
-                if unit.name == publicService { startup.publicURL("http://\(address)") }
+                    metadata: ["listener": .string(unit.name.rawValue), "url": .string("\(scheme)://\(address)")])
+                if unit.name == publicService { startup.publicURL("\(scheme)://\(address)") }
                 if let url = startup.serviceRunning() {
-                    logger.info("meridian is ready", metadata: ["url": .string(url)])
+                    var metadata: Logger.Metadata = ["url": .string(url)]
+                    if let ca = tls?.caCertificatePath {
+                        metadata["ca_certificate"] = .string(ca)
+                        metadata["try"] = .string("curl --cacert \(ca) \(url)/healthz")
+                    }
+                    logger.info("meridian is ready", metadata: metadata)
                 }
             }
         }
+        // The renewal first in the list, so it stops last.
+        let services: [any Service] = (tls.map { [$0.renewal] } ?? []) + applications
         let group = ServiceGroup(
             configuration: .init(
-                services: applications.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
                 gracefulShutdownSignals: shutdownSignals, logger: logger))
         do {
             try await group.run()

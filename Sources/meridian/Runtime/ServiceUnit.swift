@@ -18,12 +18,14 @@ struct ServiceUnit: Sendable {
     let migrate: @Sendable () async throws -> Void
 
     /// Builds the service from its settings (the gateway also takes its upstream options, users whether
-    /// anyone may register).
+    /// anyone may register), serving HTTPS with `tls`.
     static func make(
         _ name: ServiceName, settings: ServiceSettings, gatewayOptions: GatewayOptions = GatewayOptions(),
-        selfRegistration: Bool = false
+        selfRegistration: Bool = false, tls: PlatformTLS? = nil
     ) throws -> ServiceUnit {
         let logger = Logger(label: name.rawValue)
+        var settings = settings
+        settings.tls = tls?.certificate
         switch name {
         case .users:
             let service = try UsersService(

@@ -1,0 +1,40 @@
+import Foundation
+import MeridianKit
+import SQLKit
+
+/// Writes raw events: multi-row inserts that let the primary key drop duplicates, and report which rows were new.
+struct EventStore: Sendable {
+    let sealer: PropertySealer
+
+    /// Rows per INSERT statement: 9 binds each keeps a statement well under both engines' parameter limits.
+    static let rowsPerStatement = 500
+
+    /// Inserts `events` (ids already unique within the batch) and answers the ids that were new.
+    func insert(_ events: [AnalyticsEvent], receivedAt: Int64, on sql: any SQLDatabase) async throws -> Set<String> {
+        var inserted = Set<String>(minimumCapacity: events.count)
+        var start = 0
+        while start < events.count {
+            let chunk = events[start..<min(start + EventStore.rowsPerStatement, events.count)]
+            let builder = sql.insert(into: "analytics_events")
+                .columns(
+                    "event_id", "event_name", "distinct_id", "user_id", "anonymous_id", "occurred_at", "received_at",
+                    "source", "properties")
+            for event in chunk {
+                let sealed = try event.properties.map { try sealer.seal($0, eventID: event.id) }
+                builder.values([
+                    SQLBind(event.id), SQLBind(event.name), SQLBind(event.distinctID), EventStore.bind(event.userID),
+                    EventStore.bind(event.anonymousID), SQLBind(event.occurredAt), SQLBind(receivedAt),
+                    SQLBind(event.source.rawValue), sealed.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null,
+                ])
+            }
+            let rows = try await builder.ignoringConflicts(with: "event_id").returning("event_id").all()
+            for row in rows { inserted.insert(try row.decode(column: "event_id", as: String.self)) }
+            start += EventStore.rowsPerStatement
+        }
+        return inserted
+    }
+
+    static func bind(_ value: String?) -> any SQLExpression {
+        value.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null
+    }
+}

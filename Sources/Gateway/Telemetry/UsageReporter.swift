@@ -1,0 +1,88 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import MeridianKit
+import NIOCore
+import ServiceLifecycle
+
+/// How usage telemetry is batched and sent.
+public struct UsageOptions: Sendable {
+    /// Records held while analytics is slow or down; beyond it, records are dropped and counted.
+    public var bufferCapacity: Int
+    /// Records per batch (the contract allows at most 1000).
+    public var batchSize: Int
+    /// How often the buffer is sent when it fills slower than a batch.
+    public var flushInterval: Duration
+    /// How long one batch may take to be accepted.
+    public var sendTimeout: Duration
+    /// The bearer token for `analytics:write` (a client-credentials token, `ServiceTokenProvider`); nil sends
+    /// no Authorization header, which analytics refuses: the records are then counted as dropped.
+    public var token: (@Sendable () async throws -> String)?
+
+    public init(
+        bufferCapacity: Int = 10_000, batchSize: Int = 1000, flushInterval: Duration = .seconds(1),
+        sendTimeout: Duration = .seconds(5), token: (@Sendable () async throws -> String)? = nil
+    ) {
+        self.bufferCapacity = bufferCapacity
+        self.batchSize = min(max(1, batchSize), 1000)
+        self.flushInterval = flushInterval
+        self.sendTimeout = sendTimeout
+        self.token = token
+    }
+}
+
+/// Sends the buffered usage records to analytics in batches, off the request path. A batch analytics does not
+/// accept (unreachable, refused, timed out) is dropped and counted, never retried into a growing backlog: usage
+/// telemetry is best effort by design, and must not compete with the requests it describes.
+struct UsageReporter: Service {
+    let buffer: UsageBuffer
+    let options: UsageOptions
+    let analytics: ServiceClient
+    let metrics: GatewayMetrics
+    let logger: Logger
+
+    static let path = "/internal/analytics/usage"
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: options.flushInterval)
+                await flush()
+            }
+        }
+        // What arrived before shutdown still goes out once.
+        await flush()
+    }
+
+    /// Sends everything buffered now, a batch at a time.
+    func flush() async {
+        while true {
+            let batch = buffer.drain(upTo: options.batchSize)
+            if batch.isEmpty { return }
+            await send(batch)
+            if batch.count < options.batchSize { return }
+        }
+    }
+
+    func send(_ batch: [UsageRecord]) async {
+        do {
+            var headers: [(String, String)] = []
+            if let token = options.token { headers.append(("Authorization", "Bearer " + (try await token()))) }
+            let body = try JSONEncoder().encode(UsageBatch(records: batch))
+            let reply = try await analytics.send(.POST, Self.path, headers: headers, body: ByteBuffer(bytes: body))
+            guard reply.status == 202 || reply.status == 200 else {
+                metrics.usageBatchFailures.increment()
+                metrics.usageDropped.increment(by: batch.count)
+                logger.warning("usage batch refused", metadata: ["status": "\(reply.status)", "records": "\(batch.count)"])
+                return
+            }
+            metrics.usageSent.increment(by: batch.count)
+        } catch {
+            metrics.usageBatchFailures.increment()
+            metrics.usageDropped.increment(by: batch.count)
+            logger.warning(
+                "usage batch not sent",
+                metadata: ["error": "\(String(reflecting: type(of: error)))", "records": "\(batch.count)"])
+        }
+    }
+}

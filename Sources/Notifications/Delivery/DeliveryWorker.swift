@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import MeridianKit
+import ServiceLifecycle
+import Synchronization
+
+/// Delivers queued notifications: claims due deliveries in batches, attempts them concurrently, records each
+/// result. A `Service` of the application; it starts claiming once the service is ready (migrations and keys
+/// loaded) and on graceful shutdown stops claiming and finishes what it holds.
+struct DeliveryWorker: Service {
+    let queue: DeliveryQueue
+    let dispatcher: DeliveryDispatcher
+    let policy: RetryPolicy
+    let readiness: Readiness
+    let audit: AuditLog
+    let metrics: ServiceMetrics
+    let logger: Logger
+    var batchSize = 16
+    var pollInterval: Duration = .milliseconds(250)
+
+    func run() async throws {
+        let stopping = Atomic<Bool>(false)
+        await withGracefulShutdownHandler {
+            while !stopping.load(ordering: .acquiring) && !Task.isCancelled {
+                if !readiness.isReady {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    continue
+                }
+                let handled: Int
+                do {
+                    handled = try await runOnce()
+                } catch {
+                    logger.warning("delivery round failed", metadata: ["error": .string(String(describing: type(of: error)))])
+                    handled = 0
+                }
+                if handled < batchSize { try? await Task.sleep(for: pollInterval) }
+            }
+        } onGracefulShutdown: {
+            stopping.store(true, ordering: .releasing)
+        }
+    }
+
+    /// One round: claims what is due now and attempts it. Returns how many deliveries it handled. Tests drive
+    /// the queue with this instead of the background loop.
+    @discardableResult
+    func runOnce(now: Date = Date()) async throws -> Int {
+        let claims = try await queue.claim(limit: batchSize, now: now)
+        await withTaskGroup(of: Void.self) { group in
+            for claim in claims {
+                group.addTask { await deliver(claim) }
+            }
+        }
+        return claims.count
+    }
+
+    private func deliver(_ claim: DeliveryQueue.Claim) async {
+        let started = Date()
+        let result = await dispatcher.attempt(claim.delivery)
+        let delivery = claim.delivery
+        do {
+            let status = try await queue.complete(
+                claim, result: result, startedAt: started, finishedAt: Date(), policy: policy
+            ) { status, sql in
+                guard status == .sent || status == .dead else { return }
+                try await audit.append(
+                    AuditEvent(
+                        action: "notification.deliver", resourceType: "notification_delivery", resourceID: delivery.id,
+                        outcome: status == .sent ? .success : .failure,
+                        changes: .object([
+                            "notification_id": .string(delivery.notificationID), "channel": .string(delivery.channel.rawValue),
+                            "status": .string(status.rawValue), "attempts": .integer(Int64(delivery.attempts)),
+                        ])),
+                    actor: .system(NotificationsService.name), on: sql)
+            }
+            metrics.counter(
+                "notification_delivery_attempts", help: "Delivery attempts by channel and resulting status.",
+                labels: [("channel", delivery.channel.rawValue), ("status", status.rawValue)]
+            ).increment()
+            logger.info(
+                "delivery attempted",
+                metadata: [
+                    "delivery_id": .string(delivery.id), "notification_id": .string(delivery.notificationID),
+                    "channel": .string(delivery.channel.rawValue), "attempt": "\(delivery.attempts)",
+                    "outcome": .string(result.outcome.rawValue), "status": .string(status.rawValue),
+                    "provider_status": "\(result.providerStatus.map(String.init) ?? "-")",
+                ])
+        } catch is DeliveryQueue.LeaseLost {
+            logger.warning("delivery lease lost; another worker took it over", metadata: ["delivery_id": .string(delivery.id)])
+        } catch {
+            // The lease runs out and the delivery is claimed again.
+            logger.error(
+                "recording a delivery result failed",
+                metadata: ["delivery_id": .string(delivery.id), "error": .string(String(describing: type(of: error)))])
+        }
+    }
+}

@@ -1,0 +1,74 @@
+"""End to end: paying an order through the gateway makes the orders service publish `order.paid`, the notifications
+service consume it and send the customer a receipt, which arrives in a real SMTP server's mailbox (and in the
+customer's in-app inbox). Runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from conftest import Meridian, MeridianFactory
+from smtp_server import RecordingSMTPServer, make_test_certificates, meridian_smtp_env
+from support import USER_PASSWORD, ApiSession, BearerAuth, create_order, create_user, pay, unique_email
+from test_email_delivery import DELIVERY_TIMEOUT, RETRY_ENV, messages_to, parse, wait_until
+
+SMTP_USER = "receipts"
+SMTP_PASSWORD = "smtp " + secrets.token_hex(8)
+
+
+@pytest.fixture(scope="module")
+def receipt_smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingSMTPServer]:
+    certificates = make_test_certificates(tmp_path_factory.mktemp("smtp-ca"))
+    with RecordingSMTPServer(
+        security="starttls", certificates=certificates, credentials={SMTP_USER: SMTP_PASSWORD}
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def shop(engine: str, interop_root: Path, receipt_smtp: RecordingSMTPServer) -> Iterator[Meridian]:
+    factory = MeridianFactory(interop_root)
+    try:
+        env = {**meridian_smtp_env(receipt_smtp, SMTP_USER, SMTP_PASSWORD, "Meridian <orders@meridian.test>"), **RETRY_ENV}
+        yield factory.launch(engine, env=env)
+    finally:
+        factory.close()
+
+
+def test_paying_an_order_mails_a_receipt(shop: Meridian, receipt_smtp: RecordingSMTPServer) -> None:
+    api = shop.api
+    email_address = unique_email()
+    user = create_user(api, email=email_address, name="Zoë Müller")
+    order = create_order(api, user["id"]).json()
+    assert messages_to(receipt_smtp, email_address) == [], "no mail before payment"
+    paid = pay(api, order["id"])
+    assert paid.status_code == 201, paid.text
+
+    received = wait_until(
+        lambda: [m for m in messages_to(receipt_smtp, email_address) if order["id"] in str(parse(m)["Subject"])],
+        DELIVERY_TIMEOUT,
+        "the receipt in the SMTP mailbox",
+    )
+    assert len(received) == 1
+    receipt = parse(received[0])
+    assert not receipt.defects
+    assert [a.addr_spec for a in receipt["To"].addresses] == [email_address]
+    assert receipt["Message-ID"]
+    body = receipt.get_body(preferencelist=("plain",))
+    assert body is not None and order["id"] in body.get_content()
+
+    # The customer's own in-app inbox holds the receipt too.
+    tokens = shop.sign_in(email_address, USER_PASSWORD)
+    customer = ApiSession(shop.url, auth=BearerAuth(lambda: tokens.access_token))
+    inbox = wait_until(
+        lambda: [
+            n for n in customer.get("/api/notifications").json().get("data", []) if order["id"] in n["subject"]
+        ],
+        DELIVERY_TIMEOUT,
+        "the receipt in the in-app inbox",
+    )
+    assert inbox[0]["user_id"] == user["id"]

@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""The load generator of bench/analytics-ingest: sends EVENTS product events in batches of 1000 to
+`POST /api/analytics/events` with SENDERS concurrent keep-alive connections, reports events/s, then times the query
+API over what was stored. Standard library only; TLS verified against SSL_CERT_FILE (the platform's CA).
+
+Events: 20 names, 200,000 users, times spread over the last 30 days, a small `properties` object each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import queue
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import uuid
+from datetime import datetime, timedelta, timezone
+
+BATCH = 1000
+NAMES = [f"event_{index:02d}" for index in range(20)]
+USERS = 200_000
+SPAN = 30 * 86_400
+
+
+def token(gateway: str, password: str) -> str:
+    here = os.path.dirname(os.path.abspath(__file__))
+    return subprocess.check_output(
+        [sys.executable, os.path.join(here, "sign_in.py"), gateway, "admin@meridian.local", password], text=True
+    ).strip()
+
+
+def connection(base: str) -> http.client.HTTPSConnection:
+    parts = urllib.parse.urlsplit(base)
+    return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=120)
+
+
+def batch_body(rng: random.Random, now: float) -> bytes:
+    events = []
+    for _ in range(BATCH):
+        stamp = datetime.fromtimestamp(now - rng.random() * SPAN, tz=timezone.utc).isoformat(timespec="milliseconds")
+        events.append(
+            '{"id":"%s","name":"%s","user_id":"usr_%d","timestamp":"%s","properties":{"plan":"%s","value":%d}}'
+            % (uuid.uuid4(), NAMES[rng.randrange(20)], rng.randrange(USERS), stamp.replace("+00:00", "Z"),
+               ("free", "pro", "team")[rng.randrange(3)], rng.randrange(1000))
+        )
+    return ('{"events":[' + ",".join(events) + "]}").encode()
+
+
+def ingest(args: argparse.Namespace, bearer: str) -> tuple[int, float]:
+    batches = args.events // BATCH
+    work: queue.Queue[bytes | None] = queue.Queue(maxsize=args.senders * 4)
+    accepted = [0] * args.senders
+    failures: list[str] = []
+
+    def producer() -> None:
+        rng = random.Random(42)
+        now = time.time()
+        for _ in range(batches):
+            work.put(batch_body(rng, now))
+        for _ in range(args.senders):
+            work.put(None)
+
+    current = [bearer]
+    renewing = threading.Lock()
+
+    def renew(stale: str) -> None:
+        # Access tokens live 10 minutes; a long run signs in again when one expires.
+        with renewing:
+            if current[0] == stale:
+                current[0] = token(args.gateway, args.password)
+
+    def sender(index: int) -> None:
+        conn = connection(args.analytics)
+        while (body := work.get()) is not None:
+            for _ in range(2):
+                used = current[0]
+                headers = {"Content-Type": "application/json", "Authorization": f"Bearer {used}"}
+                conn.request("POST", "/api/analytics/events", body=body, headers=headers)
+                response = conn.getresponse()
+                payload = response.read()
+                if response.status == 401:
+                    renew(used)
+                    continue
+                break
+            if response.status != 200:
+                failures.append(f"{response.status} {payload[:200]!r}")
+                continue
+            accepted[index] += json.loads(payload)["accepted"]
+
+    threads = [threading.Thread(target=producer)] + [threading.Thread(target=sender, args=(i,)) for i in range(args.senders)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    if failures:
+        print(f"{len(failures)} batches failed, first: {failures[0]}", file=sys.stderr)
+    return sum(accepted), elapsed
+
+
+def timed_queries(args: argparse.Namespace, bearer: str) -> list[tuple[str, float, float, int]]:
+    now = datetime.now(timezone.utc)
+    iso = lambda moment: moment.isoformat(timespec="seconds").replace("+00:00", "Z")  # noqa: E731
+    queries = {
+        "metrics, 1 event, hourly, 7 days": {"path": "/api/analytics/metrics", "event": "event_03", "interval": "hour",
+                                              "from": iso(now - timedelta(days=7)), "to": iso(now)},
+        "metrics, 1 event, daily, 30 days": {"path": "/api/analytics/metrics", "event": "event_07", "interval": "day",
+                                              "from": iso(now - timedelta(days=30)), "to": iso(now)},
+        "metrics, by plan, daily, 30 days": {"path": "/api/analytics/metrics", "event": "event_11", "interval": "day",
+                                              "breakdown": "plan", "from": iso(now - timedelta(days=30)), "to": iso(now)},
+        "raw events of one user (page of 50)": {"path": "/api/analytics/events", "user_id": "usr_1234"},
+        "funnel, 2 steps, 1 hour": {"path": "/api/analytics/funnels", "steps": "event_01,event_02", "window": "10m",
+                                    "from": iso(now - timedelta(hours=1)), "to": iso(now)},
+    }
+    conn = connection(args.analytics)
+    headers = {"Authorization": f"Bearer {bearer}"}
+    results = []
+    for label, params in queries.items():
+        params = dict(params)
+        path = params.pop("path") + "?" + urllib.parse.urlencode(params)
+        samples = []
+        for _ in range(args.query_runs):
+            started = time.perf_counter()
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            samples.append((time.perf_counter() - started) * 1000)
+            if response.status != 200:
+                raise SystemExit(f"{label}: {response.status}")
+        samples.sort()
+        results.append((label, statistics.median(samples), samples[int(len(samples) * 0.95) - 1], response.status))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gateway", required=True)
+    parser.add_argument("--analytics", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--events", type=int, default=10_000_000)
+    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--query-runs", type=int, default=100)
+    parser.add_argument("--database")
+    args = parser.parse_args()
+
+    bearer = token(args.gateway, args.password)
+    accepted, elapsed = ingest(args, bearer)
+    print(f"ingested {accepted:,} events in {elapsed:.1f} s: {accepted / elapsed:,.0f} events/s "
+          f"(batches of {BATCH}, {args.senders} senders, SQLite, one transaction per batch)")
+    if args.database and os.path.exists(args.database):
+        size = sum(os.path.getsize(args.database + suffix) for suffix in ("", "-wal") if os.path.exists(args.database + suffix))
+        print(f"analytics database: {size / 1e9:.2f} GB")
+    bearer = token(args.gateway, args.password)
+    print(f"\n| query over {accepted:,} raw events | p50 ms | p95 ms |\n|---|---|---|")
+    for label, p50, p95, _ in timed_queries(args, bearer):
+        print(f"| {label} | {p50:.1f} | {p95:.1f} |")
+
+
+if __name__ == "__main__":
+    main()
