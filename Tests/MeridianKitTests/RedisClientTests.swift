@@ -84,6 +84,7 @@ struct RedisClientTests {
         configuration.poolSize = poolSize
         // Generous: these tests are about replies, not timeouts, and CI runs them beside every other suite.
         configuration.commandTimeout = .seconds(5)
+        configuration.connectTimeout = .seconds(5)
         let client = RedisClient(configuration: configuration)
         do {
             let value = try await body(client)
@@ -158,6 +159,7 @@ struct RedisClientTests {
         configuration.poolSize = 1
         // Long enough that the reconnect and PING after it fit even on a loaded CI machine.
         configuration.commandTimeout = .seconds(1)
+        configuration.connectTimeout = .seconds(5)
         let client = RedisClient(configuration: configuration)
         let error = await #expect(throws: RedisUnavailable.self) {
             // Blocks the connection for 5 s, far past the timeout.
@@ -176,6 +178,8 @@ struct RedisClientTests {
         defer { server.stop() }
         var configuration = try RedisConfiguration(url: server.url)
         configuration.poolSize = 2
+        configuration.connectTimeout = .seconds(5)
+        configuration.commandTimeout = .seconds(5)
         let client = RedisClient(configuration: configuration)
         #expect(try await client.send("SET", "k", "v") == .simpleString("OK"))
         server.stop()

@@ -140,15 +140,17 @@ import Testing
         var base = components
         base.queryItems = components.queryItems?.filter { $0.name != "schema" }
         if base.queryItems?.isEmpty == true { base.queryItems = nil }
+        // Into a file, not a pipe: a server another suite starts at the same moment can inherit the pipe's write
+        // end and hold it open, and reading to end-of-file would then wait for that server to exit.
+        let dump = FileManager.default.temporaryDirectory.appendingPathComponent("meridian-dump-\(UUID().uuidString).sql")
+        defer { try? FileManager.default.removeItem(at: dump) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["pg_dump", "--data-only", "--schema=\(schema)", base.string ?? url]
-        let output = Pipe()
-        process.standardOutput = output
+        process.arguments = ["pg_dump", "--data-only", "--schema=\(schema)", "--file=\(dump.path)", base.string ?? url]
+        process.standardOutput = FileHandle.nullDevice
         try ProcessLaunch.run(process)
-        let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
-        return data
+        return try Data(contentsOf: dump)
     }
 }

@@ -32,6 +32,8 @@ import Testing
     /// table, which is what is being checked).
     static let allowed: [String: Set<String>] = [
         "POST /api/users": ["admin"],
+        // The kernel's audit route: `audit:read` (support and admin).
+        "GET /api/audit/users": ["admin", "support"],
         "GET /api/users": ["admin", "support", "customer", "service"],
         "GET /api/users/{id}": ["admin", "support", "customer", "service"],
         "PATCH /api/users/{id}": ["admin", "customer"],
