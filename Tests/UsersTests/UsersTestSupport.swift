@@ -158,7 +158,8 @@ func storedRow(_ service: UsersService, id: String) async throws -> [String: Str
         guard let row = try await sql.select().column("*").from("users").where("id", .equal, SQLBind(id)).first()
         else { return [:] }
         var values: [String: String] = [:]
-        for column in ["id", "email", "email_lower", "name", "password_hash", "roles"] {
+        // The plaintext columns only: email and name are ciphertext at rest (email_index is their blind index).
+        for column in ["id", "email_index", "password_hash", "roles"] {
             values[column] = try row.decode(column: column, as: String.self)
         }
         values["version"] = String(try row.decode(column: "version", as: Int64.self))

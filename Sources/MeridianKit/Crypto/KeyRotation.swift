@@ -46,7 +46,10 @@ public struct KeyRotation: Service {
         while !Task.isShuttingDownGracefully {
             do {
                 try await cipher.load()
-                while !Task.isShuttingDownGracefully, try await step() {}
+                // With a single data key nothing can be sealed under an older one: no scan, no row locks.
+                if cipher.loadedVersions.count > 1 {
+                    while !Task.isShuttingDownGracefully, try await step() {}
+                }
             } catch is CancellationError {
                 return
             } catch {
