@@ -24,7 +24,8 @@ ADMIN_EMAIL = "admin@meridian.local"
 CLI_CLIENT_ID = "meridian-cli"
 # `meridian-cli` is registered with this loopback URI; a request may name it on any port (RFC 8252 7.3).
 CLI_REDIRECT_URI = "http://127.0.0.1:8765/callback"
-CSRF_COOKIE = "meridian-csrf"
+# The platform serves HTTPS only, so the cookie carries the __Host- prefix (Secure, no Domain, Path=/).
+CSRF_COOKIE = "__Host-meridian-csrf"
 
 
 class OAuthFlowError(RuntimeError):
