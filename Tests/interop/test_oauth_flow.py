@@ -96,6 +96,8 @@ def introspector(meridian: Meridian) -> tuple[str, str]:
     """A confidential client registered with `meridian admin create-client`, offline, on the running server's
     data (its SQLite file or its PostgreSQL database), as an operator would."""
     storage = ["--database-url", meridian.database_url] if meridian.database_url else ["--data-dir", str(meridian.data_dir)]
+    # The master key `serve` generated for development: offline admin commands never generate one themselves.
+    storage += ["--master-key-file", str(meridian.data_dir / "master.key")]
     completed = subprocess.run(
         [str(meridian_binary()), "admin", "create-client", "--name", "Interop introspector", "--confidential", *storage],
         capture_output=True,
