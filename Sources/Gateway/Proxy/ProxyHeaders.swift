@@ -23,21 +23,11 @@ enum ProxyHeaders {
         var names: Set<String> = []
         for value in values {
             for token in value.split(separator: ",") {
-                let name = trimmed(token).lowercased()
+                let name = token.trimmingOptionalWhitespace.lowercased()
                 if !name.isEmpty { names.insert(name) }
             }
         }
         return names
-    }
-
-    /// `text` without leading and trailing spaces and tabs (RFC 9110 OWS). Not Foundation's
-    /// `trimmingCharacters(in:)`, which on Linux bridges through NSString and costs microseconds per call; this
-    /// runs on every proxied response (upstreams send `Connection: keep-alive`).
-    static func trimmed(_ text: Substring) -> Substring {
-        var text = text
-        while let first = text.utf8.first, first == 0x20 || first == 0x09 { text = text.dropFirst() }
-        while let last = text.utf8.last, last == 0x20 || last == 0x09 { text = text.dropLast() }
-        return text
     }
 
     /// The headers sent upstream: the client's end-to-end fields, the request id and the extended `Forwarded`.

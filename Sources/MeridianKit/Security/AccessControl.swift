@@ -242,7 +242,7 @@ enum BearerCredential: Equatable {
             self = .none
             return
         }
-        let token = parts.count == 2 ? parts[1].trimmingCharacters(in: .whitespaces) : ""
+        let token = parts.count == 2 ? String(parts[1].trimmingOptionalWhitespace) : ""
         self = .token(token)
     }
 }
