@@ -25,7 +25,7 @@ jwk = {"kty": "EC", "crv": "P-256", "alg": "ES256", "use": "sig", "kid": kid,
 with open(f"{out}/jwks.json", "w") as f:
     json.dump({"keys": [jwk]}, f)
 now = int(time.time())
-claims = {"iss": issuer, "sub": "usr_bench", "aud": ["meridian-api"], "iat": now, "exp": now + 3600,
+claims = {"iss": issuer, "sub": "usr_bench", "aud": ["meridian-api"], "iat": now, "nbf": now, "exp": now + 3600,
           "jti": "tok_" + uuid.uuid4().hex, "client_id": "cli_bench", "scope": "openid",
           "roles": ["admin"], "permissions": ["orders:read"]}
 header = {"alg": "ES256", "typ": "JWT", "kid": kid}

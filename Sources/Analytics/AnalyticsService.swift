@@ -20,7 +20,8 @@ public struct AnalyticsService: Sendable {
     public var readiness: Readiness { core.readiness }
     var verifier: any AccessTokenVerifier { core.verifier }
     var cipher: FieldCipher { core.cipher }
-    var audit: AuditLog { AuditLog(service: AnalyticsService.name, cipher: core.cipher) }
+    /// The shared, hash-chained audit log of the kernel (`ServiceCore`), with the configured checkpoint policy.
+    var audit: AuditLog { core.audit }
 
     /// Opens the database (nothing is read from it until the application runs). Without a `verifier`, access
     /// tokens are verified against the JWKS of the users service at `settings.url(of: "users")`.

@@ -28,6 +28,9 @@ public struct GatewayOptions: Sendable {
     /// Requests in flight per upstream before lower-priority ones are shed (`LoadShedder`).
     public var concurrencyPerUpstream = 512
     public var breaker = CircuitBreaker.Settings()
+    /// The clock of the circuit breakers' windows and open periods: tests replace it to end an open period
+    /// without waiting for it (a wait that a loaded machine can stretch past the period's end, or not reach).
+    var clock: @Sendable () -> ContinuousClock.Instant = { .now }
     public var retryBudget = RetryBudget.Settings()
     /// Tries of an idempotent request without a body whose upstream could not be reached (1 = no retry).
     public var maximumAttempts = 2

@@ -115,7 +115,7 @@ public struct UsersService: Sendable {
         // Not for `/oauth/*`: a replayed token response would hand out the same refresh token twice, and the
         // stored body would keep tokens at rest. Not for `/api/clients` either: its answer carries a secret
         // that must exist only once.
-        let idempotent = router.group().add(middleware: IdempotencyMiddleware(database: database))
+        let idempotent = router.group().add(middleware: IdempotencyMiddleware(database: database, cipher: cipher))
         UsersRoutes(repository: repository, hasher: hasher).register(on: idempotent)
         RoleRoutes(roles: roles, users: repository).register(on: idempotent)
         ClientRoutes(clients: clients, registration: ClientRegistration(clients: clients, hasher: hasher))
@@ -163,7 +163,8 @@ public struct UsersService: Sendable {
     public func migrate() async throws -> [String] {
         let applied = try await Migrator(
             database: database,
-            migrations: UsersMigrations.all + CryptoMigrations.all + OutboxMigrations.all + AuditMigrations.all,
+            migrations: UsersMigrations.all + [IdempotencyMiddleware.sealing] + CryptoMigrations.all + OutboxMigrations.all
+                + AuditMigrations.all,
             logger: logger
         ).run()
         try await cipher.load()
@@ -176,5 +177,5 @@ public struct UsersService: Sendable {
     public static let encryptedColumns: [EncryptedColumn] =
         SQLUserRepository.encryptedColumns + SQLClientRepository.encryptedColumns + GrantStore.encryptedColumns
         + SigningKeyStore.encryptedColumns + ServiceSecrets.encryptedColumns + Outbox.encryptedColumns
-        + AuditLog.encryptedColumns
+        + AuditLog.encryptedColumns + IdempotencyMiddleware.encryptedColumns
 }

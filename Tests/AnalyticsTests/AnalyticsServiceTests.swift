@@ -63,6 +63,31 @@ import Testing
         }
     }
 
+    /// The service's audit records go to the kernel's shared audit log, configured like every service's: here a
+    /// checkpoint policy of one record, so the first audited mutation is signed at once (the standard policy
+    /// would wait for 1000 records or five minutes).
+    @Test(arguments: TestDatabase.engines)
+    func auditsThroughTheKernelsLogAndItsCheckpointPolicy(_ engine: DatabaseEngine) async throws {
+        let tokens = await TestTokens.make()
+        var settings = Self.settings(engine)
+        settings.auditCheckpoints = AuditCheckpointPolicy(everyRecords: 1, everySeconds: 3600)
+        let service = try AnalyticsService(
+            settings: settings, logger: quietLogger(), verifier: tokens.verifier, configuration: AnalyticsConfiguration())
+        let admin = try await tokens.token(.admin, subject: Identifier.make(prefix: "usr"))
+        try await service.makeApplication().test(.router) { client in
+            let created = try await BearerClient(client, token: admin).execute(
+                uri: "/api/analytics/write-keys", method: .post)
+            #expect(created.status == .created)
+            let (records, checkpoints) = try await service.database.read { sql in
+                (try await sql.select().column("action").from("audit_log").all(decodingColumn: "action", as: String.self),
+                 try await sql.select().column("sequence").from("audit_checkpoints").all(decodingColumn: "sequence", as: Int64.self))
+            }
+            #expect(records == ["write_key.create"])
+            #expect(checkpoints == [1])
+            try await dropSchema(service)
+        }
+    }
+
     @Test(arguments: TestDatabase.engines)
     func migrateIsIdempotent(_ engine: DatabaseEngine) async throws {
         let service = try await Self.makeService(engine)

@@ -43,6 +43,33 @@ import Testing
         }
     }
 
+    /// Query strings are read as clients write them: `+` is a space (Segment event names have spaces, and
+    /// `requests` sends "Signed Up" as `Signed+Up`), `%2B` a plus, and a time's unencoded `+00:00` offset stays
+    /// a time.
+    @Test(arguments: TestDatabase.engines)
+    func aPlusInTheQueryIsASpace(_ engine: DatabaseEngine) async throws {
+        try await withAnalyticsService(engine) { harness in
+            let hour = Timestamp.date(micros: RollupInterval.hour.bucket(Timestamp.micros(Date())) - RollupInterval.hour.micros)
+            _ = try await harness.send([
+                event(name: "Signed Up", user: "u1", timestamp: hour.addingTimeInterval(60)),
+                event(name: "Signed Up", user: "u2", timestamp: hour.addingTimeInterval(120)),
+                event(name: "Signed+Up", user: "u3", timestamp: hour.addingTimeInterval(180)),
+                event(name: "Order Completed", user: "u1", timestamp: hour.addingTimeInterval(240)),
+            ])
+            let from = "\(Timestamp.format(hour).dropLast())+00:00"
+            let to = Timestamp.format(hour.addingTimeInterval(3600))
+            func total(_ event: String) async throws -> Int? {
+                let metrics = try await harness.get("/api/analytics/metrics?event=\(event)&interval=hour&from=\(from)&to=\(to)")
+                return ((metrics["series"] as? [[String: Any]])?.first?["total"] as? [String: Any])?["count"] as? Int
+            }
+            #expect(try await total("Signed+Up") == 2)
+            #expect(try await total("Signed%20Up") == 2)
+            #expect(try await total("Signed%2BUp") == 1)
+            let funnel = try await harness.get("/api/analytics/funnels?steps=Signed+Up,Order+Completed&window=1h&from=\(from)&to=\(to)")
+            #expect((funnel["steps"] as? [[String: Any]])?.map { $0["users"] as? Int } == [2, 1])
+        }
+    }
+
     @Test(arguments: TestDatabase.engines)
     func metricsSeriesAndBreakdowns(_ engine: DatabaseEngine) async throws {
         let configuration = AnalyticsConfiguration(propertyBreakdowns: ["plan"])

@@ -131,6 +131,41 @@ import Testing
         }
     }
 
+    /// Creating a write key does not replay: a replay would hand the secret out again, and keeping the answer
+    /// to replay would store the secret. A request with `Idempotency-Key` is refused and creates no key, and the
+    /// idempotency records hold no secret.
+    @Test(arguments: TestDatabase.engines)
+    func writeKeyCreationRefusesIdempotencyKeys(_ engine: DatabaseEngine) async throws {
+        try await withAnalyticsService(engine) { harness in
+            for _ in 0..<2 {
+                let refused = try await harness.client.execute(
+                    uri: "/api/analytics/write-keys", method: .post, headers: [.idempotencyKey: "key-1"])
+                #expect(refused.status == .badRequest)
+                #expect(refused.headers[.contentType] == Problem.contentType)
+                let problem = try object(refused)
+                #expect(problem["type"] as? String == Problem.typeBase + "idempotency-key-not-accepted")
+                #expect(problem["secret"] == nil)
+            }
+            let list = try await harness.get("/api/analytics/write-keys")
+            #expect((list["data"] as? [Any])?.isEmpty == true)
+
+            let key = try await harness.writeKey()
+            // The kept bodies are sealed (the kernel's `idempotency_sealed_body`): opened here to read them.
+            let cipher = harness.service.cipher
+            let kept = try await harness.service.database.read { sql in
+                try await sql.select().columns("row_id", "sealed_body").from("meridian_idempotency").all().map { row in
+                    guard let sealed = try row.decode(column: "sealed_body", as: Data?.self) else { return "" }
+                    let opened = try cipher.openBytes(
+                        sealed, table: "meridian_idempotency", column: "sealed_body",
+                        rowID: try row.decode(column: "row_id", as: String.self))
+                    return String(decoding: opened, as: UTF8.self)
+                }
+            }
+            #expect(!kept.isEmpty, "the refusal is what the idempotency layer keeps")
+            #expect(!kept.contains { $0.contains(key.secret) || $0.contains(WriteKey.secretPrefix) })
+        }
+    }
+
     @Test(arguments: TestDatabase.engines)
     func oversizeSegmentBatchesGet413(_ engine: DatabaseEngine) async throws {
         try await withAnalyticsService(engine) { harness in

@@ -80,6 +80,11 @@ import Testing
         options.rateLimitStore = store
         options.redisURL = redisURL
         options.rateLimitFailureMode = failure
+        // These tests are about decisions, not about Redis being slow: with the production 100 ms, a loaded
+        // machine (the full suite on two cores) times out the first connection or EVAL, and that request is
+        // decided by the fallback, so the shared limit seems to admit past its burst and the fallback seems
+        // off by one. A stopped Redis still fails at once: its port refuses the connection.
+        options.redisTimeout = .seconds(10)
         options.usage = nil
         return options
     }
@@ -134,7 +139,7 @@ import Testing
         try await checkLimits(try Self.options())
     }
 
-    @Test(.disabled("known defect, left open: the Redis GCRA script admits more than the burst (429 never comes), so the shared limit does not hold"), .enabled(if: TestRedis.isConfigured, "needs MERIDIAN_TEST_REDIS_URL"))
+    @Test(.enabled(if: TestRedis.isConfigured, "needs MERIDIAN_TEST_REDIS_URL"))
     func limitsWithTheRedisStore() async throws {
         // A fresh database number is not available, so the keys carry a fresh subject: the shared Redis may hold
         // keys of earlier runs for usr_alice. Flush only this test's prefix by using a private server instead.
@@ -145,7 +150,7 @@ import Testing
 
     /// Redis stops in the middle: `local` falls back to this replica's own limiter (counted in metrics),
     /// `open` admits, `closed` refuses with 503; no request hangs.
-    @Test(.disabled("known defect, left open: after Redis stops, the local fallback admits one request fewer than expected and the failure metric is not exported"), .enabled(if: TestRedis.isConfigured, "needs MERIDIAN_TEST_REDIS_URL"), arguments: [RateLimitFailureMode.local, .open, .closed])
+    @Test(.enabled(if: TestRedis.isConfigured, "needs MERIDIAN_TEST_REDIS_URL"), arguments: [RateLimitFailureMode.local, .open, .closed])
     func redisStoppedMidTestFallsBackAsConfigured(mode: RateLimitFailureMode) async throws {
         let server = try await TestRedis.Server.start()
         defer { server.stop() }

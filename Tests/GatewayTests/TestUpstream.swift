@@ -79,11 +79,72 @@ enum Pattern {
     }
 }
 
-/// Counts the requests the upstreams' echo routes answered.
+/// Counts requests an upstream received, and lets a test wait for a count without polling: `reach(n)` returns
+/// as soon as the n-th request has arrived, whatever the machine's speed.
 final class RequestCount: Sendable {
-    private let count = Atomic<Int>(0)
-    func increment() { count.add(1, ordering: .acquiringAndReleasing) }
-    var value: Int { count.load(ordering: .acquiring) }
+    private struct State {
+        var count = 0
+        var waiters: [UUID: (target: Int, continuation: CheckedContinuation<Void, any Error>)] = [:]
+    }
+    private let state = Mutex(State())
+
+    func increment() {
+        let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+            state.count += 1
+            let reached = state.waiters.filter { $0.value.target <= state.count }
+            for id in reached.keys { state.waiters[id] = nil }
+            return reached.values.map(\.continuation)
+        }
+        for continuation in due { continuation.resume() }
+    }
+
+    var value: Int { state.withLock { $0.count } }
+
+    struct NotReached: Error, CustomStringConvertible {
+        let target: Int
+        let count: Int
+        let limit: Duration
+        var description: String { "\(count) requests arrived, not \(target), within \(limit)" }
+    }
+
+    /// Returns once `target` requests have arrived. The limit only keeps a broken gateway from hanging the suite:
+    /// a test never relies on it passing, it throws instead of waiting forever.
+    func reach(_ target: Int, within limit: Duration = .seconds(30)) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.wait(for: target) }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw NotReached(target: target, count: self.value, limit: limit)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    private func wait(for target: Int) async throws {
+        let id = UUID()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                // Under the lock: a cancellation that came first is seen here (the flag is set before the
+                // handler runs), one that comes later finds the waiter registered. Either way it is resumed once.
+                enum Outcome { case reached, cancelled, waiting }
+                let outcome = state.withLock { state -> Outcome in
+                    if state.count >= target { return .reached }
+                    if Task.isCancelled { return .cancelled }
+                    state.waiters[id] = (target, continuation)
+                    return .waiting
+                }
+                switch outcome {
+                case .reached: continuation.resume()
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                case .waiting: break
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { $0.waiters.removeValue(forKey: id) }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
 }
 
 /// Hooks a test uses to hold an upstream at a chosen point.

@@ -190,6 +190,24 @@ func auditJSON(_ response: TestResponse) throws -> [String: Any] {
     }
 
     @Test(arguments: TestDatabase.engines)
+    func absentActorAndResourceFieldsAreNullNotMissing(_ engine: DatabaseEngine) async throws {
+        try await AuditedRoutes.withApp(engine) { client, fixture, tokens in
+            try await fixture.database.transaction { sql in
+                try await fixture.log.append(
+                    AuditEvent(action: "key.rotate", resourceType: "data_key", resourceID: nil),
+                    actor: .system("auditkit"), on: sql)
+            }
+            let response = try await list(client, try await tokens.token(.support, subject: "usr_staff"))
+            let record = try #require((try auditJSON(response)["data"] as? [[String: Any]])?.first)
+            let actor = try #require(record["actor"] as? [String: Any])
+            let resource = try #require(record["resource"] as? [String: Any])
+            #expect(actor["sub"] as? String == "system:auditkit")
+            #expect(actor.keys.sorted() == ["client_id", "roles", "sub"] && actor["client_id"] is NSNull)
+            #expect(resource.keys.sorted() == ["id", "type"] && resource["id"] is NSNull)
+        }
+    }
+
+    @Test(arguments: TestDatabase.engines)
     func filtersNarrowTheList(_ engine: DatabaseEngine) async throws {
         try await AuditedRoutes.withApp(engine) { client, fixture, tokens in
             try await Self.seed(fixture)

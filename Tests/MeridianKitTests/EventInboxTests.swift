@@ -45,7 +45,7 @@ import Testing
         }
     }
 
-    @Test(.disabled("known defect, left open: 24 concurrent deliveries through the internal client end in Unavailable(consumer) under the full suite's load"), arguments: TestDatabase.engines)
+    @Test(arguments: TestDatabase.engines)
     func concurrentDuplicateDeliveriesApplyExactlyOnce(_ engine: DatabaseEngine) async throws {
         let tokens = await TestTokens.make()
         // A slow effect widens the window in which the duplicates overlap.

@@ -40,6 +40,19 @@ import Testing
         #expect(errors[3].message == "is not a known field")
     }
 
+    @Test func aRequiredBooleanRefusesNullAbsenceAndOtherTypes() throws {
+        let errors = validationErrors {
+            var body = try reader(#"{"a": null, "c": "yes", "d": false}"#)
+            _ = body.bool("a")
+            _ = body.bool("b")
+            _ = body.bool("c")
+            #expect(body.bool("d") == false)
+            try body.finish()
+        }
+        #expect(errors.map(\.field) == ["a", "b", "c"])
+        #expect(errors.map(\.message) == ["is required", "is required", "must be a boolean, not string"])
+    }
+
     @Test func nestedPathsNameTheElement() throws {
         let errors = validationErrors {
             var body = try reader(#"{"items": [{"q": 1}, {"q": "x"}, 7], "address": {"city": "", "zip": 1}}"#)

@@ -6,22 +6,25 @@ import Logging
 import MeridianKit
 import MeridianTestSupport
 import NIOCore
+import SQLKit
 import Synchronization
 import Testing
 
 /// A tiny service on the shared kernel: what every real service gets for free.
 struct EchoService {
     let database: any Database
+    let cipher: FieldCipher
     let metrics = ServiceMetrics(service: "echo")
     let readiness = Readiness()
 
     init(engine: DatabaseEngine) throws {
         database = try openDatabase(url: TestDatabase.url(engine), schema: "echo", logger: Logger(label: "t"))
+        cipher = FieldCipher(service: "echo", database: database, masterKey: TestMasterKey.make())
     }
 
     func app(onCall: @escaping @Sendable () -> Int) -> some ApplicationProtocol {
         let router = ServiceHost.makeRouter(metrics: metrics, readiness: readiness)
-        router.add(middleware: IdempotencyMiddleware(database: database))
+        router.add(middleware: IdempotencyMiddleware(database: database, cipher: cipher))
         router.post("/things") { request, context -> Response in
             var body = try await request.fieldReader(context: context)
             let name = body.string("name")
@@ -35,11 +38,17 @@ struct EchoService {
             try Response.json(["id": context.parameters.require("id")], headers: [.eTag: EntityTag.make(version: 3)])
         }
         let database = database
+        let cipher = cipher
         return ServiceHost.makeApplication(
             router: router, listen: .init(host: "127.0.0.1", port: 0), services: [database], readiness: readiness,
             logger: Logger(label: "t"),
             prepare: {
-                try await Migrator(database: database, migrations: [IdempotencyMiddleware.migration], logger: Logger(label: "t")).run()
+                try await Migrator(
+                    database: database,
+                    migrations: [IdempotencyMiddleware.migration, IdempotencyMiddleware.sealing] + CryptoMigrations.all,
+                    logger: Logger(label: "t")
+                ).run()
+                try await cipher.load()
             })
     }
 }
@@ -182,6 +191,52 @@ func bodyObject(_ buffer: ByteBuffer) throws -> [String: Any] {
             #expect(first.status == .created)
             #expect(second.headers[.idempotentReplayed] == "true")
             #expect(counter.load(ordering: .relaxed) == 1)
+        }
+    }
+}
+
+@Suite struct IdempotencyAtRestTests {
+    @Test(arguments: TestDatabase.engines)
+    func theKeptBodyIsCiphertextAndStillReplays(_ engine: DatabaseEngine) async throws {
+        let service = try EchoService(engine: engine)
+        let counter = Atomic<Int>(0)
+        try await service.app(onCall: { counter.add(1, ordering: .relaxed).newValue }).test(.router) { client in
+            var headers = jsonHeaders
+            headers[.idempotencyKey] = "sealed-1"
+            let marker = "marker-\(UUID().uuidString)"
+            let body = json(#"{"name":"\#(marker)"}"#)
+            let first = try await client.execute(uri: "/things", method: .post, headers: headers, body: body)
+            #expect(first.status == .created)
+            let sealed = try #require(
+                try await service.database.read { sql in
+                    try await sql.select().column("sealed_body").from("meridian_idempotency")
+                        .where("key", .equal, SQLBind("sealed-1")).first()?.decode(column: "sealed_body", as: Data.self)
+                })
+            #expect(!sealed.isEmpty)
+            #expect(sealed.range(of: Data(marker.utf8)) == nil, "the kept body is not plaintext")
+            let replay = try await client.execute(uri: "/things", method: .post, headers: headers, body: body)
+            #expect(replay.headers[.idempotentReplayed] == "true")
+            #expect(replay.body == first.body)
+            #expect(counter.load(ordering: .relaxed) == 1)
+        }
+    }
+
+    @Test func callersWithoutATokenAreKeptApartByTheirCredential() async throws {
+        let service = try EchoService(engine: .sqlite)
+        let counter = Atomic<Int>(0)
+        try await service.app(onCall: { counter.add(1, ordering: .relaxed).newValue }).test(.router) { client in
+            var headers = jsonHeaders
+            headers[.idempotencyKey] = "shared-key"
+            headers[.authorization] = "Basic d3JpdGUta2V5LWE6"
+            let first = try await client.execute(uri: "/things", method: .post, headers: headers, body: json(#"{"name":"a"}"#))
+            #expect(first.status == .created)
+            headers[.authorization] = "Basic d3JpdGUta2V5LWI6"
+            let other = try await client.execute(uri: "/things", method: .post, headers: headers, body: json(#"{"name":"a"}"#))
+            #expect(other.headers[.idempotentReplayed] == nil, "another credential never receives the first one's answer")
+            headers[.authorization] = "Basic d3JpdGUta2V5LWE6"
+            let same = try await client.execute(uri: "/things", method: .post, headers: headers, body: json(#"{"name":"a"}"#))
+            #expect(same.headers[.idempotentReplayed] == "true")
+            #expect(counter.load(ordering: .relaxed) == 2)
         }
     }
 }

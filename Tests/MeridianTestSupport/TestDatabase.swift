@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import MeridianKit
 
 /// The databases every repository and route test runs on: a fresh SQLite file always, and a fresh schema in a
@@ -26,5 +27,21 @@ public enum TestDatabase {
         let path = NSTemporaryDirectory() + "meridian-tests-\(ProcessInfo.processInfo.processIdentifier)"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
+    }
+
+    /// Drops the PostgreSQL schema `url` names (a SQLite file stays in the temporary directory), through a client
+    /// of its own. Call it once the service that used the schema has stopped: `DROP SCHEMA … CASCADE` locks every
+    /// table one after another, and a background job of a running service (the key rotation, the outbox
+    /// dispatcher) that holds one of them while it waits for another deadlocks with it, failing the drop.
+    public static func drop(_ url: String) async throws {
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else { return }
+        var logger = Logger(label: "test-database")
+        logger.logLevel = .critical
+        guard let database = try openDatabase(url: url, schema: "", logger: logger) as? PostgresDatabase else { return }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await database.run() }
+            defer { group.cancelAll() }
+            try await database.dropSchema()
+        }
     }
 }

@@ -57,6 +57,31 @@ import Testing
         }
     }
 
+    /// The VAPID public key is for subscribing a browser, so it takes what subscribing takes: a customer (or an
+    /// administrator) gets it, a role that cannot subscribe is refused with the RFC 6750 challenge.
+    @Test(arguments: TestDatabase.engines)
+    func theVAPIDKeyNeedsThePermissionToSubscribe(_ engine: DatabaseEngine) async throws {
+        let h = try await NotificationHarness(engine)
+        let customer = try await h.token(.customer)
+        let admin = try await h.token(.admin)
+        let support = try await h.token(.support)
+        let service = try await h.token(.service)
+        let uri = "/api/push-subscriptions/vapid-public-key"
+        try await h.service.makeApplication().test(.router) { client in
+            for token in [customer, admin] {
+                let allowed = try await client.call(.get, uri, token: token)
+                #expect(allowed.status == .ok)
+                #expect((try NotificationHarness.json(allowed)["public_key"] as? String)?.isEmpty == false)
+            }
+            for token in [support, service] {
+                let refused = try await client.call(.get, uri, token: token)
+                #expect(refused.status == .forbidden)
+                #expect(refused.headers[.wwwAuthenticate] == #"Bearer error="insufficient_scope""#)
+            }
+            #expect(try await client.call(.get, uri, token: nil).status == .unauthorized)
+        }
+    }
+
     /// Tokens are verified against the users service's keys unless a verifier is given.
     @Test func theUsersServiceURLIsRequiredWithoutAVerifier() {
         #expect(throws: ServiceSettings.Missing.self) {

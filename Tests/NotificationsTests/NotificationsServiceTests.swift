@@ -42,10 +42,12 @@ import Testing
             let applied = try await Migrator(
                 database: service.database, migrations: NotificationsMigrations.all, logger: Logger(label: "test")
             ).appliedNames()
-            // The service's own migrations in order, then the kernel's (encryption keys, audit log).
+            // The service's own migrations in order, then the kernel's (sealed idempotency bodies, encryption keys,
+            // audit log).
             let own = NotificationsMigrations.all.map(\.name)
             #expect(applied.filter(own.contains) == own)
-            #expect(Set(applied) == Set(own + CryptoMigrations.all.map(\.name) + AuditMigrations.all.map(\.name)))
+            #expect(Set(applied) == Set(
+                own + [IdempotencyMiddleware.sealing.name] + CryptoMigrations.all.map(\.name) + AuditMigrations.all.map(\.name)))
             #expect(applied.contains(IdempotencyMiddleware.migration.name))
         }
     }

@@ -75,7 +75,7 @@ import Testing
         }
     }
 
-    @Test(.disabled("known defect, left open: fails on PostgreSQL with a PSQLError not yet diagnosed"), arguments: TestDatabase.engines)
+    @Test(arguments: TestDatabase.engines)
     func recordsCarryTheCallerAndTheChangeSet(_ engine: DatabaseEngine) async throws {
         try await withOrdersService(engine) { harness in
             let customer = try await harness.client(as: .customer, subject: harness.userID)

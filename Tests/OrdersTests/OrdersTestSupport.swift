@@ -59,12 +59,14 @@ let adminID = Identifier.make(prefix: "usr")
 
 /// Runs `test` against an orders service on a fresh database of `engine`, through the router test framework
 /// (which runs the database service and the migrations first). A PostgreSQL schema is dropped afterwards unless
-/// `keepDatabase` (for a test that runs a second service on the same `databaseURL`).
+/// `keepDatabase` (for a test that runs a second service on the same `databaseURL`, which must pass the same
+/// `masterKey`: the data keys stored in the database unwrap only under the key that wrapped them).
 /// `paymentProvider` wraps the harness's `TestPaymentProvider` when a test needs to interfere with it.
 func withOrdersService<T: Sendable>(
     _ engine: DatabaseEngine,
     databaseURL: String? = nil,
     keepDatabase: Bool = false,
+    masterKey: MasterKey? = nil,
     paymentProvider: (@Sendable (TestPaymentProvider) -> any PaymentProvider)? = nil,
     _ test: @Sendable (OrdersHarness) async throws -> T
 ) async throws -> T {
@@ -75,22 +77,25 @@ func withOrdersService<T: Sendable>(
     let admin = try await tokens.token(.admin, subject: adminID)
     var settings = orderSettings(engine)
     if let databaseURL { settings.databaseURL = databaseURL }
+    if let masterKey { settings.masterKey = masterKey }
     let service = try OrdersService(
         settings: settings, logger: quietLogger(), paymentProvider: paymentProvider?(provider) ?? provider,
         userDirectory: users, verifier: tokens.verifier)
-    return try await service.makeApplication().test(.router) { client in
-        do {
-            let result = try await test(
+    let result: T
+    do {
+        result = try await service.makeApplication().test(.router) { client in
+            try await test(
                 OrdersHarness(
                     client: BearerClient(client, token: admin), anonymous: client, tokens: tokens, service: service,
                     provider: provider, users: users, userID: userID))
-            if !keepDatabase { try await dropSchema(service) }
-            return result
-        } catch {
-            try? await dropSchema(service)
-            throw error
         }
+    } catch {
+        try? await TestDatabase.drop(settings.databaseURL)
+        throw error
     }
+    // Dropped once the service has stopped, never under its background jobs (TestDatabase.drop says why).
+    if !keepDatabase { try await TestDatabase.drop(settings.databaseURL) }
+    return result
 }
 
 /// A second known user, for list filters.
@@ -108,10 +113,6 @@ func quietLogger() -> Logger {
     var logger = Logger(label: "orders-tests")
     logger.logLevel = .critical
     return logger
-}
-
-func dropSchema(_ service: OrdersService) async throws {
-    if let postgres = service.database as? PostgresDatabase { try await postgres.dropSchema() }
 }
 
 // MARK: - Request bodies

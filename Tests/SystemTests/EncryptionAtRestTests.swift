@@ -94,9 +94,7 @@ import Testing
         },
     ]
 
-    // SQLite only for now: on PostgreSQL the whole platform hangs in this test, one service's PostgresClient being
-    // leased before it runs (known defect, left open in issue 4's note). The pg_dump scan below is kept for it.
-    @Test(.disabled("known defect, left open: the in-process platform (five services over TLS) stopped making progress in the full suite on this machine; not yet diagnosed"), arguments: [DatabaseEngine.sqlite])
+    @Test(arguments: TestDatabase.engines)
     func noMarkerIsStoredInPlaintext(_ engine: DatabaseEngine) async throws {
         let databases = Platform.Databases.fresh(engine)
         let secrets = try await Platform.run(databases) { platform in

@@ -7,26 +7,28 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
-import Synchronization
 import Testing
 
 /// Three real gateway processes (`meridian gateway`, the binary this package builds) sharing one Redis hold one
 /// limit together: hammered in parallel through all three, the admitted requests match the configured rate
 /// within 1%.
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["MERIDIAN_TEST_REDIS_URL"] != nil, "needs Redis"))
+@Suite(.enabled(if: TestRedisServer.isConfigured, "needs Redis"))
 struct GatewaySharedRateLimitTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// 200 per second, bursts of 10, for the sign-in routes, keyed by client address: the test is one client.
-    static let rate = 200.0
+    /// 50 per second, bursts of 10, for the sign-in routes, keyed by client address: the test is one client.
+    /// Low enough that the load stays well above it on a busy two-core machine (debug builds, TLS, three
+    /// gateways and the client on the same cores), which the count below needs.
+    static let rate = 50.0
     static let burst = 10.0
+    static let seconds = 8.0
 
-    @Test(.disabled("known defect, left open: three meridian gateway processes admit every request (none limited): the shared Redis limit is not applied to them")) func threeGatewaysShareOneLimit() async throws {
+    @Test func threeGatewaysShareOneLimit() async throws {
         let binary = Self.repository.appendingPathComponent(".build/debug/meridian").path
         try #require(FileManager.default.isExecutableFile(atPath: binary), "build meridian first (swift build)")
         // A private Redis: the key must start empty.
-        let redis = try await RedisServer.start()
+        let redis = try await TestRedisServer.start()
         defer { redis.stop() }
         let upstream = Application(
             router: { () -> Router<BasicRequestContext> in
@@ -42,7 +44,7 @@ struct GatewaySharedRateLimitTests {
             defer { for gateway in gateways { ProcessLaunch.kill(gateway) } }
             var urls: [String] = []
             for _ in 0..<3 {
-                let port = try await RedisServer.freePort()
+                let port = try await TestRedisServer.freePort()
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: binary)
                 process.arguments = ["gateway", "--listen", "127.0.0.1:\(port)"]
@@ -50,9 +52,16 @@ struct GatewaySharedRateLimitTests {
                 for service in ["users", "orders", "notifications", "analytics"] {
                     environment["MERIDIAN_\(service.uppercased())_URL"] = upstreamURL
                 }
+                environment["MERIDIAN_RATELIMIT_ENABLED"] = "true"
                 environment["MERIDIAN_RATELIMIT_STORE"] = "redis"
                 environment["MERIDIAN_REDIS_URL"] = redis.url
                 environment["MERIDIAN_RATELIMIT_RULES"] = "*/identity=\(Int(Self.rate))/1s,burst=\(Int(Self.burst))"
+                // Every decision must be the shared one. With the production 100 ms, a saturated machine times
+                // Redis out now and then, and each gateway then decides alone (its local fallback): the three
+                // together admit up to three times the limit. `closed` turns any such decision into a 503, which
+                // the test counts, instead of a silent extra admission.
+                environment["MERIDIAN_RATELIMIT_REDIS_TIMEOUT"] = "2s"
+                environment["MERIDIAN_RATELIMIT_FAILURE"] = "closed"
                 environment["MERIDIAN_USAGE_ENABLED"] = "false"
                 environment["MERIDIAN_DATA_DIR"] = data
                 environment["MERIDIAN_LOG_LEVEL"] = "error"
@@ -68,63 +77,110 @@ struct GatewaySharedRateLimitTests {
             let client = try Self.client(data: data)
             let counts: Counts
             do {
-                counts = try await Self.hammer(urls: urls, client: client, seconds: 5)
+                try await Self.warmUp(urls: urls, client: client)
+                counts = try await Self.hammer(urls: urls, client: client, seconds: Self.seconds)
                 try await client.shutdown()
             } catch {
                 try? await client.shutdown()
                 throw error
             }
-            let expected = Self.burst + counts.elapsed * Self.rate
+            let expected = Self.burst + counts.window * Self.rate
             let error = abs(Double(counts.admitted) - expected) / expected
-            #expect(error <= 0.01, "admitted \(counts.admitted), expected \(expected) over \(counts.elapsed) s")
+            #expect(
+                error <= 0.01,
+                "admitted \(counts.admitted), expected \(expected) over \(counts.window) s (± \(counts.uncertainty) s)")
             #expect(counts.limited > counts.admitted, "the load must exceed the limit for the test to mean anything")
-            #expect(counts.other == 0)
+            #expect(counts.other == 0, "every decision was the shared one, none a fallback")
         }
     }
+
+    /// Opens the client's connections (TLS handshakes) and each gateway's Redis connections, and loads the script,
+    /// on another route class: none of that start-up cost may fall inside the measured window.
+    static func warmUp(urls: [String], client: HTTPClient) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for url in urls {
+                for _ in 0..<Self.loopsPerGateway {
+                    group.addTask {
+                        let response = try await client.execute(
+                            HTTPClientRequest(url: url + "/v1/warm-up"), timeout: .seconds(10))
+                        _ = try await response.body.collect(upTo: 1 << 16)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    static let loopsPerGateway = 4
 
     struct Counts: Sendable {
         var admitted = 0
         var limited = 0
         var other = 0
-        var elapsed = 0.0
+        /// The time between the first decision and the last admission, estimated from when the requests that
+        /// bound it were sent and answered (each decision lies between the two).
+        var window = 0.0
+        /// How far `window` may be off: half of both requests' round trips.
+        var uncertainty = 0.0
     }
 
-    /// Four concurrent loops per gateway for `seconds`; `elapsed` spans the first request sent to the last one.
+    /// One request as the client saw it: sent and answered, in seconds since the hammer started.
+    struct Exchange: Sendable {
+        var sent: Double
+        var answered: Double
+        var status: UInt
+    }
+
+    /// `loopsPerGateway` concurrent loops per gateway for `seconds`.
+    ///
+    /// Under load GCRA admits exactly `burst + ⌊window × rate⌋`, the window running from the first decision to
+    /// the last admission. The test cannot see those instants, only that each decision came after its request
+    /// was sent and before its answer arrived: the window is taken from the middle of those intervals.
     static func hammer(urls: [String], client: HTTPClient, seconds: Double) async throws -> Counts {
         let start = ContinuousClock.now
         let end = start + .milliseconds(Int64(seconds * 1000))
-        let lastSent = LastSent(start)
-        var counts = try await withThrowingTaskGroup(of: Counts.self) { group in
+        let offset: @Sendable (ContinuousClock.Instant) -> Double = { instant in
+            let span = instant - start
+            return Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
+        }
+        let exchanges = try await withThrowingTaskGroup(of: [Exchange].self) { group in
             for url in urls {
-                for _ in 0..<4 {
+                for _ in 0..<Self.loopsPerGateway {
                     group.addTask {
-                        var counts = Counts()
+                        var exchanges: [Exchange] = []
                         while ContinuousClock.now < end {
                             let sent = ContinuousClock.now
-                            lastSent.update(sent)
                             let response = try await client.execute(
                                 HTTPClientRequest(url: url + "/oauth/authorize"), timeout: .seconds(10))
                             _ = try await response.body.collect(upTo: 1 << 16)
-                            switch response.status.code {
-                            case 200: counts.admitted += 1
-                            case 429: counts.limited += 1
-                            default: counts.other += 1
-                            }
+                            exchanges.append(
+                                Exchange(sent: offset(sent), answered: offset(.now), status: response.status.code))
                         }
-                        return counts
+                        return exchanges
                     }
                 }
             }
-            var total = Counts()
-            for try await part in group {
-                total.admitted += part.admitted
-                total.limited += part.limited
-                total.other += part.other
-            }
-            return total
+            var all: [Exchange] = []
+            for try await part in group { all += part }
+            return all
         }
-        let span = lastSent.value - start
-        counts.elapsed = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
+        var counts = Counts()
+        for exchange in exchanges {
+            switch exchange.status {
+            case 200: counts.admitted += 1
+            case 429: counts.limited += 1
+            default: counts.other += 1
+            }
+        }
+        // The first decision: no earlier than the first request was sent, no later than the first answer came.
+        let firstSent = exchanges.map(\.sent).min() ?? 0
+        let firstAnswered = exchanges.map(\.answered).min() ?? 0
+        // The last admission: between the last admitted request's sending and the last admitted answer.
+        let admitted = exchanges.filter { $0.status == 200 }
+        let lastSent = admitted.map(\.sent).max() ?? 0
+        let lastAnswered = admitted.map(\.answered).max() ?? 0
+        counts.window = (lastSent + lastAnswered) / 2 - (firstSent + firstAnswered) / 2
+        counts.uncertainty = (lastAnswered - lastSent) / 2 + (firstAnswered - firstSent) / 2
         return counts
     }
 
@@ -157,62 +213,4 @@ struct GatewaySharedRateLimitTests {
         configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
-}
-
-/// The latest instant a request was sent at, from many tasks.
-final class LastSent: Sendable {
-    private let instant: Mutex<ContinuousClock.Instant>
-    init(_ start: ContinuousClock.Instant) { instant = Mutex(start) }
-    func update(_ sent: ContinuousClock.Instant) { instant.withLock { $0 = max($0, sent) } }
-    var value: ContinuousClock.Instant { instant.withLock { $0 } }
-}
-
-/// A private `redis-server` on a free loopback port, without persistence.
-final class RedisServer: Sendable {
-    let port: Int
-    let process: Process
-    var url: String { "redis://127.0.0.1:\(port)" }
-
-    private init(port: Int, process: Process) {
-        self.port = port
-        self.process = process
-    }
-
-    static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
-    }
-
-    static func start() async throws -> RedisServer {
-        let port = try await freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try ProcessLaunch.run(process)
-        let server = RedisServer(port: port, process: process)
-        for _ in 0..<100 {
-            if let channel = try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port).get()
-            {
-                try? await channel.close()
-                return server
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        server.stop()
-        throw NotStarted()
-    }
-
-    func stop() {
-        if process.isRunning {
-            ProcessLaunch.kill(process)
-        }
-    }
-
-    struct NotStarted: Error {}
 }

@@ -26,9 +26,7 @@ import Testing
                 """#)
     }
 
-    // SQLite only until the PostgreSQL platform hang is fixed (a service's PostgresClient leased before it runs;
-    // known defect in issue 4's note). Every service's own suite still runs on PostgreSQL.
-    @Test(.disabled("known defect, left open: the in-process platform (five services over TLS) stopped making progress in the full suite on this machine; not yet diagnosed"), arguments: [DatabaseEngine.sqlite])
+    @Test(arguments: TestDatabase.engines)
     func wholeFlowThroughTheGateway(_ engine: DatabaseEngine) async throws {
         try await Platform.run(.fresh(engine)) { platform in
             let api = platform.admin
@@ -75,9 +73,7 @@ import Testing
         }
     }
 
-    // SQLite only until the PostgreSQL platform hang is fixed (a service's PostgresClient leased before it runs;
-    // known defect in issue 4's note). Every service's own suite still runs on PostgreSQL.
-    @Test(arguments: [DatabaseEngine.sqlite])
+    @Test(arguments: TestDatabase.engines)
     func ordersForUnknownUsersAreRefusedByAskingTheUsersService(_ engine: DatabaseEngine) async throws {
         try await Platform.run(.fresh(engine)) { platform in
             let api = platform.admin
@@ -88,9 +84,7 @@ import Testing
         }
     }
 
-    // SQLite only until the PostgreSQL platform hang is fixed (a service's PostgresClient leased before it runs;
-    // known defect in issue 4's note). Every service's own suite still runs on PostgreSQL.
-    @Test(.disabled("known defect, left open: the in-process platform (five services over TLS) stopped making progress in the full suite on this machine; not yet diagnosed"), arguments: [DatabaseEngine.sqlite])
+    @Test(arguments: TestDatabase.engines)
     func dataSurvivesARestart(_ engine: DatabaseEngine) async throws {
         let databases = Platform.Databases.fresh(engine)
         let (userID, orderID) = try await Platform.run(databases) { platform in
@@ -108,9 +102,7 @@ import Testing
         }
     }
 
-    // SQLite only until the PostgreSQL platform hang is fixed (a service's PostgresClient leased before it runs;
-    // known defect in issue 4's note). Every service's own suite still runs on PostgreSQL.
-    @Test(arguments: [DatabaseEngine.sqlite])
+    @Test(arguments: TestDatabase.engines)
     func theGatewayRefusesRequestsWithoutAValidToken(_ engine: DatabaseEngine) async throws {
         try await Platform.run(.fresh(engine)) { platform in
             let missing = try await platform.anonymous.send(.GET, "/api/orders")

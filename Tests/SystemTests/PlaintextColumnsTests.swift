@@ -7,6 +7,9 @@ import SQLKit
 import Testing
 import Users
 
+@testable import Analytics
+@testable import Notifications
+
 /// Migrates each service's database and fails when a column exists that is neither ciphertext (one of the
 /// service's `EncryptedColumn`s) nor listed, with its reason, in the README's "Plaintext at rest" table.
 ///
@@ -31,6 +34,20 @@ import Users
             settings.serviceURLs = ["users": "http://127.0.0.1:1"]
             let service = try OrdersService(settings: settings, logger: Logger(label: "t"))
             return (service.database, { try await service.migrate() }, service.keyRotation.columns)
+        },
+        Subject(service: "notifications") { settings in
+            // Users is never called: nothing is delivered.
+            var settings = settings
+            settings.serviceURLs = ["users": "http://127.0.0.1:1"]
+            let service = try NotificationsService(
+                settings: settings, logger: Logger(label: "t"), notifications: NotificationSettings())
+            return (service.database, { _ = try await service.migrate() }, service.core.keyRotation.columns)
+        },
+        Subject(service: "analytics") { settings in
+            var settings = settings
+            settings.serviceURLs = ["users": "http://127.0.0.1:1"]
+            let service = try AnalyticsService(settings: settings, logger: Logger(label: "t"))
+            return (service.database, { _ = try await service.migrate() }, service.core.keyRotation.columns)
         },
     ]
 

@@ -71,9 +71,16 @@ struct Platform: Sendable {
                 let service = app { port in continuation.yield(port) }
                 let serviceGroup = ServiceGroup(services: [service], logger: logger)
                 running.append(serviceGroup)
-                group.addTask { try await serviceGroup.run() }
+                group.addTask {
+                    // A service that stops before it listens (its migrations failed, say) ends the wait below
+                    // instead of leaving it waiting for a port forever.
+                    defer { continuation.finish() }
+                    try await serviceGroup.run()
+                }
                 for await port in ports { return "https://127.0.0.1:\(port)" }
-                throw CancellationError()
+                // It ended without listening: its error (the first child to end is this one) is the reason.
+                try await group.next()
+                throw StartFailure(description: "a service of the platform stopped before it listened")
             }
 
             let users = try UsersService(settings: settings("users"), logger: logger, bcryptCost: 4)
@@ -105,6 +112,11 @@ struct Platform: Sendable {
             }
         }
     }
+}
+
+/// The platform did not start; the service's own error, when it had one, is thrown instead.
+struct StartFailure: Error, CustomStringConvertible {
+    let description: String
 }
 
 /// A small JSON client for the tests: real HTTP through AsyncHTTPClient.

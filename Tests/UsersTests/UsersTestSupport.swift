@@ -43,16 +43,16 @@ func withRawUsersService<T: Sendable>(
     let service = try UsersService(
         settings: settings, logger: logger, bcryptCost: 4, issuer: testIssuer, selfRegistration: selfRegistration,
         configure: configure, now: now)
-    return try await service.makeApplication().test(.router) { client in
-        do {
-            let result = try await test(client, service)
-            try await dropSchema(service)
-            return result
-        } catch {
-            try? await dropSchema(service)
-            throw error
-        }
+    let result: T
+    do {
+        result = try await service.makeApplication().test(.router) { client in try await test(client, service) }
+    } catch {
+        try? await TestDatabase.drop(settings.databaseURL)
+        throw error
     }
+    // Dropped once the service has stopped, never under its background jobs (TestDatabase.drop says why).
+    try await TestDatabase.drop(settings.databaseURL)
+    return result
 }
 
 let testIssuer = "https://meridian.test"
@@ -93,10 +93,6 @@ func mintAccessToken(
 }
 
 func bearer(_ token: String) -> HTTPFields { [.authorization: "Bearer \(token)"] }
-
-private func dropSchema(_ service: UsersService) async throws {
-    if let postgres = service.database as? PostgresDatabase { try await postgres.dropSchema() }
-}
 
 let jsonHeaders: HTTPFields = [.contentType: "application/json"]
 

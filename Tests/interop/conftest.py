@@ -250,10 +250,13 @@ class Meridian:
         os.environ["REQUESTS_CA_BUNDLE"] = str(self.shared_ca_dir / "ca.pem")
 
     def _wait_until_ready(self) -> None:
-        """Ready means the gateway says so, the admin can sign in through it, and both business services accept
-        the admin's token through it (so the gateway and the services have the signing keys)."""
+        """Ready means the gateway says so, the admin can sign in through it, and every service accepts the admin's
+        token through it (so each is listening, and the gateway and the services have the signing keys)."""
         deadline = time.monotonic() + START_TIMEOUT
-        probes = ["/readyz", "/.well-known/oauth-authorization-server", "sign-in", "/api/users?limit=1", "/api/orders?limit=1"]
+        probes = [
+            "/readyz", "/.well-known/oauth-authorization-server", "sign-in", "/api/users?limit=1", "/api/orders?limit=1",
+            "/api/notifications?limit=1", "/api/analytics/write-keys",
+        ]
         pending = list(probes)
         last = ""
         while pending:

@@ -34,8 +34,6 @@ def _client(meridian: Meridian, write_key: str) -> Client:
     return Client(write_key=write_key, host=meridian.url, sync_mode=True, max_retries=0)
 
 
-@pytest.mark.skip(reason="known defect (issue 7): events sent by the Segment SDK are stored and listed, but the "
-                  "hourly metrics query answers count 0 for them; left open for the next session")
 def test_segment_sdk_events_land_and_are_queryable(meridian: Meridian) -> None:
     key = _write_key(meridian)
     client = _client(meridian, key["secret"])

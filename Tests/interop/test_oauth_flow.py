@@ -21,6 +21,7 @@ from __future__ import annotations
 import http.client
 import os
 import secrets
+import ssl
 import subprocess
 import time
 import urllib.parse
@@ -240,7 +241,7 @@ def test_authlib_code_flow_with_pkce_and_the_html_form(
     ).validate(verified.claims)
     claims = verified.claims
     assert claims["client_id"] == CLI_CLIENT_ID and claims["scope"] == "api" and claims["roles"] == ["customer"]
-    assert set(claims["permissions"]) == {"users:read:own", "users:write:own", "orders:read:own", "orders:write:own", "notifications:read:own"}
+    assert set(claims["permissions"]) == {"users:read:own", "users:write:own", "orders:read:own", "orders:write:own", "notifications:read:own", "notifications:write:own"}
     assert claims["exp"] - claims["iat"] == 600 and claims["jti"].startswith("tok_")
     with pytest.raises(BadSignatureError):
         jwt.decode(with_payload(token["access_token"], {**claims, "roles": ["admin"]}), jwks, algorithms=["ES256"])
@@ -578,9 +579,11 @@ def test_token_checks_at_the_gateway_and_in_the_service(meridian: Meridian, sign
 
 
 def _with_two_authorization_headers(url: str, token: str) -> tuple[int, str]:
-    """requests cannot send a header twice; http.client can."""
+    """requests cannot send a header twice; http.client can (over TLS, trusting the suite's CA, verification on)."""
     parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=TIMEOUT)
+    assert parts.scheme == "https", url
+    context = ssl.create_default_context(cafile=os.environ["REQUESTS_CA_BUNDLE"])
+    connection = http.client.HTTPSConnection(parts.hostname, parts.port, timeout=TIMEOUT, context=context)
     try:
         connection.putrequest("GET", parts.path)
         connection.putheader("Authorization", f"Bearer {token}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,6 +17,8 @@ from referencing.jsonschema import DRAFT202012
 REPO = Path(__file__).resolve().parents[2]
 DOCUMENT = REPO / "openapi" / "openapi.yaml"
 SERVED = REPO / "Sources" / "Gateway" / "Resources" / "openapi.yaml"
+# The gateway's table of proxied prefixes (`Upstream.routes`): the source of truth for what goes through the proxy.
+UPSTREAMS = REPO / "Sources" / "Gateway" / "Proxy" / "Upstream.swift"
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 
 # The public routes of the API contract. Operational routes (/healthz, /readyz, /metrics) are not part of it.
@@ -49,13 +52,60 @@ EXPECTED_OPERATIONS = {
     ("get", "/.well-known/oauth-authorization-server"),
     ("get", "/.well-known/openid-configuration"),
     ("get", "/.well-known/jwks.json"),
+    # Notifications.
+    ("post", "/api/notifications"),
+    ("get", "/api/notifications"),
+    ("get", "/api/notifications/dead-letters"),
+    ("get", "/api/notifications/{id}"),
+    ("post", "/api/notifications/{id}/read"),
+    ("post", "/api/notifications/{id}/retry"),
+    ("get", "/api/notification-templates"),
+    ("post", "/api/notification-templates"),
+    ("get", "/api/notification-templates/{id}"),
+    ("put", "/api/notification-templates/{id}"),
+    ("delete", "/api/notification-templates/{id}"),
+    ("get", "/api/notification-preferences/{user_id}"),
+    ("put", "/api/notification-preferences/{user_id}"),
+    ("post", "/api/push-subscriptions"),
+    ("get", "/api/push-subscriptions"),
+    ("get", "/api/push-subscriptions/vapid-public-key"),
+    ("delete", "/api/push-subscriptions/{id}"),
+    # Analytics.
+    ("post", "/api/analytics/events"),
+    ("get", "/api/analytics/events"),
+    ("get", "/api/analytics/metrics"),
+    ("get", "/api/analytics/usage"),
+    ("get", "/api/analytics/funnels"),
+    ("delete", "/api/analytics/users/{id}"),
+    ("post", "/api/analytics/write-keys"),
+    ("get", "/api/analytics/write-keys"),
+    ("delete", "/api/analytics/write-keys/{id}"),
+    ("post", "/v1/batch"),
+    ("post", "/v1/track"),
+    ("post", "/v1/identify"),
+    ("post", "/v1/page"),
+    # The audit logs, one per service.
+    ("get", "/api/audit/users"),
+    ("get", "/api/audit/orders"),
+    ("get", "/api/audit/notifications"),
+    ("get", "/api/audit/analytics"),
 }
 
+# Segment's tracking API. Not OAuth routes: their credential is a Segment write key, sent as the HTTP Basic user
+# name (empty password) as Segment's SDKs send it, and checked by analytics; the gateway lets them through without
+# a token. Their bodies are Segment's open wire format (the SDKs add `context`, `integrations`, `_metadata`, …,
+# which are ignored as Segment ignores them), so they are the one exception to closed request bodies.
+WRITE_KEY_OPERATIONS = {
+    ("post", "/v1/batch"),
+    ("post", "/v1/track"),
+    ("post", "/v1/identify"),
+    ("post", "/v1/page"),
+}
 # Routes anyone may call without a token: the document itself, the authorization server, its discovery
 # documents. `POST /api/users` is public only when self-registration is enabled, so a token is optional there.
-PUBLIC_OPERATIONS = {(method, path) for method, path in EXPECTED_OPERATIONS if not path.startswith("/api/")} | {
-    ("get", "/api/openapi.yaml")
-}
+PUBLIC_OPERATIONS = {
+    (method, path) for method, path in EXPECTED_OPERATIONS if path.startswith(("/oauth/", "/.well-known/"))
+} | {("get", "/api/openapi.yaml")}
 TOKEN_OPTIONAL = {("post", "/api/users")}
 # The OAuth endpoints answer in the forms OAuth clients and browsers read, not with problems: JSON errors of
 # RFC 6749 section 5.2 at the token, revocation and introspection endpoints, HTML pages at the authorization
@@ -63,8 +113,24 @@ TOKEN_OPTIONAL = {("post", "/api/users")}
 OAUTH_JSON_ERRORS = {"/oauth/token", "/oauth/revoke", "/oauth/introspect"}
 HTML_PAGES = {"/oauth/authorize"}
 GATEWAY_FAILURES = {"413", "503", "504"}
-# `POST /api/clients` does not replay: the replayed answer would hand out the client's secret a second time.
-NOT_IDEMPOTENT = {"/api/clients"}
+# `POST /api/clients` does not replay: the replayed answer would hand out the client's secret a second time. Nor
+# does `POST /api/analytics/write-keys`, for the same reason: it refuses `Idempotency-Key` with a 400.
+NOT_IDEMPOTENT = {"/api/clients", "/api/analytics/write-keys"}
+# Creations whose 201 names the new resource (`Location`) and its version (`ETag`), and may be a replay.
+VERSIONED_CREATIONS = {"/api/users", "/api/orders", "/api/roles", "/api/notification-templates"}
+
+
+def proxied_prefixes() -> list[str]:
+    """The prefixes of `Upstream.routes`, read from the gateway's source: `("/api/users", "users"),`."""
+    source = UPSTREAMS.read_text()
+    table = source[source.index("static let routes") :]
+    table = table[: table.index("]\n")]
+    return re.findall(r'\(\s*"(/[^"]*)"\s*,\s*"[a-z]+"\s*\)', table)
+
+
+def under(path: str, prefix: str) -> bool:
+    """A prefix matches itself and everything below it, never a longer segment (as `Upstream.routes` says)."""
+    return path == prefix or path.startswith(prefix + "/")
 
 
 @pytest.fixture(scope="module")
@@ -136,6 +202,11 @@ def test_every_api_route_needs_a_token_but_the_public_ones(document: dict[str, A
     assert flows["authorizationCode"]["tokenUrl"] == flows["clientCredentials"]["tokenUrl"] == "/oauth/token"
     assert "PKCE" in schemes["oauth2"]["description"] and "S256" in schemes["oauth2"]["description"]
     assert schemes["bearerJWT"] == {**schemes["bearerJWT"], "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    assert schemes["segmentWriteKey"] == {**schemes["segmentWriteKey"], "type": "http", "scheme": "basic"}
+    write_key_users = {
+        (method, path) for method, path, op in operations(document) if {"segmentWriteKey": []} in op.get("security", [])
+    }
+    assert write_key_users == WRITE_KEY_OPERATIONS, "only Segment's routes take a write key"
     for method, path, operation in operations(document):
         label = f"{method.upper()} {path}"
         requirements = operation.get("security")
@@ -143,6 +214,17 @@ def test_every_api_route_needs_a_token_but_the_public_ones(document: dict[str, A
         if (method, path) in PUBLIC_OPERATIONS:
             assert {} in requirements or requirements == [], f"{label} is public"
             assert not any("oauth2" in r or "bearerJWT" in r for r in requirements), label
+            continue
+        if (method, path) in WRITE_KEY_OPERATIONS:
+            assert requirements == [{"segmentWriteKey": []}], f"{label}: the write key and nothing else"
+            # No permissions, so no 403: an absent, unknown or revoked key (or a bearer token) is a 401 with the
+            # Basic challenge; two Authorization headers are not a key either, so they are a 401 too, not a 400.
+            assert "403" not in operation["responses"], label
+            response = resolve(document, operation["responses"]["401"])
+            challenge = resolve(document, response["headers"]["WWW-Authenticate"])
+            assert challenge["required"] is True, f"{label} 401 carries WWW-Authenticate"
+            assert challenge["schema"]["pattern"].startswith("^Basic "), f"{label} 401 challenges for Basic"
+            assert list(response["content"]) == ["application/problem+json"], f"{label} 401"
             continue
         alternatives = [r for r in requirements if r]
         assert alternatives == [{"oauth2": []}, {"bearerJWT": []}], label
@@ -187,9 +269,15 @@ def test_request_bodies_are_closed_json_objects(document: dict[str, Any]) -> Non
         content = operation["requestBody"]["content"]
         assert list(content) == ["application/json"]
         schema = resolve(document, content["application/json"]["schema"])
-        assert schema["type"] == "object" and schema["additionalProperties"] is False, f"{method.upper()} {path}"
+        if (method, path) in WRITE_KEY_OPERATIONS:
+            # Segment's wire format is open, and the document says so rather than leaving it unsaid.
+            assert schema["type"] == "object" and schema["additionalProperties"] is True, f"{method.upper()} {path}"
+        else:
+            assert schema["type"] == "object" and schema["additionalProperties"] is False, f"{method.upper()} {path}"
         for code in ("400", "413", "415", "422"):
             assert code in operation["responses"], f"{method.upper()} {path} documents {code}"
+    for method, path in WRITE_KEY_OPERATIONS:
+        assert "requestBody" in document["paths"][path][method], f"{method.upper()} {path} has a body"
 
 
 def test_posts_accept_idempotency_keys_and_creations_carry_location_and_etag(document: dict[str, Any]) -> None:
@@ -198,24 +286,28 @@ def test_posts_accept_idempotency_keys_and_creations_carry_location_and_etag(doc
             continue
         parameters = [resolve(document, p)["name"] for p in operation.get("parameters", [])]
         assert ("Idempotency-Key" in parameters) == (path not in NOT_IDEMPOTENT), path
-        if path in ("/api/users", "/api/orders", "/api/roles"):
+        if path in VERSIONED_CREATIONS:
             headers = resolve(document, operation["responses"]["201"])["headers"]
-            assert {"Location", "ETag", "Idempotent-Replayed"} <= set(headers)
+            assert {"Location", "ETag", "Idempotent-Replayed"} <= set(headers), path
 
 
 def test_conditional_writes_document_if_match_and_412(document: dict[str, Any]) -> None:
     for method, path, operation in operations(document):
-        if method in ("put", "patch") or (method == "delete" and path.startswith("/api/orders/")):
+        if method in ("put", "patch") or (
+            method == "delete" and path.startswith(("/api/orders/", "/api/notification-templates/"))
+        ):
             parameters = [resolve(document, p)["name"] for p in operation.get("parameters", [])]
             assert "If-Match" in parameters, f"{method.upper()} {path}"
             assert "ETag" in resolve(document, operation["responses"]["412"])["headers"]
 
 
 def test_proxied_routes_document_gateway_failures(document: dict[str, Any]) -> None:
-    proxied = ("/api/users", "/api/orders", "/api/roles", "/api/clients", "/oauth/", "/.well-known/")
+    proxied = proxied_prefixes()
+    # The table was read, and it holds what the gateway has always proxied.
+    assert {"/api/users", "/api/orders", "/api/roles", "/api/clients", "/oauth", "/.well-known"} <= set(proxied)
     checked = 0
     for method, path, operation in operations(document):
-        if path.startswith(proxied):
+        if any(under(path, prefix) for prefix in proxied):
             assert {"503", "504"} <= set(operation["responses"]), f"{method.upper()} {path}"
             checked += 1
     assert checked == len(EXPECTED_OPERATIONS) - 1, "every route but the gateway's own document is proxied"

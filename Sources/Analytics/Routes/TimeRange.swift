@@ -29,7 +29,9 @@ struct TimeRange: Sendable {
 
     private static func time(_ query: inout QueryReader, _ name: String) -> Date? {
         guard let text = query.raw(name) else { return nil }
-        guard let date = Timestamp.parse(text) else {
+        // A numeric offset sent unencoded (`+01:00`) arrives as a space once `+` is read form-style; an RFC 3339
+        // time has no space, so the plus is put back.
+        guard let date = Timestamp.parse(text) ?? Timestamp.parse(text.replacingOccurrences(of: " ", with: "+")) else {
             query.fail(name, "must be an RFC 3339 time")
             return nil
         }

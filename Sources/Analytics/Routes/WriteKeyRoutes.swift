@@ -16,6 +16,9 @@ struct WriteKeyRoutes: Sendable {
     }
 
     func create(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
+        // A replay would hand the secret out a second time, and keeping the answer to replay would store the
+        // secret itself, where only its hash may be kept. The refusal is what the idempotency layer keeps.
+        if request.headers[.idempotencyKey] != nil { throw Problem.writeKeyNotIdempotent }
         // No fields yet; an empty body or `{}` is accepted and anything else is reported, so that fields can be
         // added later without a client's typo going unnoticed.
         if request.headers[.contentLength].flatMap(Int.init) ?? 0 > 0 || request.headers[.transferEncoding] != nil {
@@ -65,4 +68,11 @@ struct CreatedWriteKey: Encodable, Sendable {
     var secret: String
 
     enum CodingKeys: String, CodingKey { case key = "write_key", secret }
+}
+
+extension Problem {
+    static let writeKeyNotIdempotent = Problem(
+        .badRequest, type: Problem.typeBase + "idempotency-key-not-accepted", title: "Idempotency-Key not accepted",
+        detail: "Creating a write key is not idempotent: a replay would reveal its secret again. Send no Idempotency-Key; "
+            + "if the answer was lost, revoke the key it made and create another.")
 }

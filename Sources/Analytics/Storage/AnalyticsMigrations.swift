@@ -2,8 +2,10 @@ import MeridianKit
 
 /// The analytics schema, in order. Applied migrations are never edited; changes are new entries.
 public enum AnalyticsMigrations {
+    /// The audit log's migrations are not listed: `ServiceCore` appends them (with the data keys') for every
+    /// service, and the analytics audit records live in that shared log.
     public static let all: [Migration] =
-        [IdempotencyMiddleware.migration] + InboxMigrations.all + AuditMigrations.all + [events, rollups, writeKeys]
+        [IdempotencyMiddleware.migration] + InboxMigrations.all + [events, rollups, writeKeys]
 
     /// Raw events. `event_id` is the client's id: its primary key is the unique key that drops duplicates
     /// synchronously. `properties` is ciphertext; `name`, the ids and the times are what queries filter on.

@@ -30,18 +30,21 @@ enum ProxyHeaders {
         return names
     }
 
+    /// Client fields the gateway sets itself (or leaves to the client library) on the way upstream; built once,
+    /// not per request.
+    static let replacedOutbound: Set<String> = ["content-length", "expect", "host", "x-request-id", "forwarded"]
+
     /// The headers sent upstream: the client's end-to-end fields, the request id and the extended `Forwarded`.
     /// `Content-Length` is left to the client library, which derives it from the streamed body's declared length.
     static func outbound(
         _ fields: HTTPFields, requestID: String, remoteAddress: SocketAddress?, host: String?
     ) -> HTTPHeaders {
         let options = connectionOptions(fields[values: .connection])
-        let replaced: Set<String> = ["content-length", "expect", "host", "x-request-id", "forwarded"]
         var headers = HTTPHeaders()
         headers.reserveCapacity(fields.count + 2)
         for field in fields {
             let name = field.name.canonicalName
-            if isHopByHop(name, connectionOptions: options) || replaced.contains(name) { continue }
+            if isHopByHop(name, connectionOptions: options) || replacedOutbound.contains(name) { continue }
             headers.add(name: field.name.rawName, value: field.value)
         }
         headers.add(name: "X-Request-Id", value: requestID)

@@ -34,27 +34,34 @@ struct ReverseProxy: Sendable {
         // Only a request without a body can be sent twice: a streamed body is consumed by the first attempt.
         let replayable = outbound.body == nil && Self.idempotentMethods.contains(request.method)
 
-        let response: HTTPClientResponse
-        var attempt = 1
-        while true {
-            do {
-                response = try await client.execute(
-                    outbound, deadline: .now() + TimeAmount(upstream.timeout), logger: context.logger)
-                break
-            } catch {
-                // Retried only when nothing reached the upstream, the method is idempotent and the budget allows.
-                if replayable, attempt < maximumAttempts, UpstreamFailure.isUnreachable(error),
-                    let guards = upstream.guards
-                {
-                    if guards.retryBudget.withdraw() {
-                        attempt += 1
-                        guards.metrics.retried(upstream.service)
-                        continue
+        // A client span around the call (retries included); the upstream's server span becomes its child.
+        let response = try await OutboundHTTPSpan.run(
+            method: request.method.rawValue, service: upstream.service, serverAddress: upstream.baseURL
+        ) { span -> HTTPClientResponse in
+            span.propagate(into: &outbound.headers, sentBy: client)
+            var attempt = 1
+            while true {
+                do {
+                    let response = try await client.execute(
+                        outbound, deadline: .now() + TimeAmount(upstream.timeout), logger: context.logger)
+                    span.record(status: Int(response.status.code))
+                    return response
+                } catch {
+                    // Retried only when nothing reached the upstream, the method is idempotent and the budget
+                    // allows.
+                    if replayable, attempt < maximumAttempts, UpstreamFailure.isUnreachable(error),
+                        let guards = upstream.guards
+                    {
+                        if guards.retryBudget.withdraw() {
+                            attempt += 1
+                            guards.metrics.retried(upstream.service)
+                            continue
+                        }
+                        guards.metrics.retryBudgetExhausted(upstream.service)
                     }
-                    guards.metrics.retryBudgetExhausted(upstream.service)
+                    await gate.stopAndWait()
+                    throw UpstreamFailure.problem(for: error, upstream: upstream, logger: context.logger)
                 }
-                await gate.stopAndWait()
-                throw UpstreamFailure.problem(for: error, upstream: upstream, logger: context.logger)
             }
         }
         let upstreamBody = response.body
@@ -104,13 +111,43 @@ enum RequestTarget {
         guard let target, target.hasPrefix("/") else {
             throw Problem(.badRequest, detail: "The request target must be an absolute path.")
         }
-        let path = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)[0]
-        for segment in path.split(separator: "/", omittingEmptySubsequences: false) {
-            let decoded = segment.lowercased().replacingOccurrences(of: "%2e", with: ".")
-            if decoded == "." || decoded == ".." {
-                throw Problem(.badRequest, detail: "The path must not contain '.' or '..' segments.")
-            }
+        // On the bytes: Foundation's `replacingOccurrences` bridged every segment through NSString, about 3% of
+        // the gateway's CPU per proxied request (perf, bench/gateway-compare).
+        let hasDotSegment =
+            target.utf8.withContiguousStorageIfAvailable(containsDotSegment)
+            ?? Array(target.utf8).withUnsafeBufferPointer(containsDotSegment)
+        if hasDotSegment {
+            throw Problem(.badRequest, detail: "The path must not contain '.' or '..' segments.")
         }
         return target
+    }
+
+    /// Whether the path (the target up to its first `?`) has a segment that is `.` or `..`, each dot written
+    /// as `.` or as `%2e`/`%2E`.
+    static func containsDotSegment(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var dots = 0
+        var onlyDots = true
+        var index = 0
+        while true {
+            let atEnd = index == bytes.count || bytes[index] == UInt8(ascii: "?")
+            if atEnd || bytes[index] == UInt8(ascii: "/") {
+                if onlyDots, dots == 1 || dots == 2 { return true }
+                if atEnd { return false }
+                dots = 0
+                onlyDots = true
+                index += 1
+            } else if bytes[index] == UInt8(ascii: ".") {
+                dots += 1
+                index += 1
+            } else if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count, bytes[index + 1] == UInt8(ascii: "2"),
+                bytes[index + 2] | 0x20 == UInt8(ascii: "e")
+            {
+                dots += 1
+                index += 3
+            } else {
+                onlyDots = false
+                index += 1
+            }
+        }
     }
 }

@@ -38,16 +38,33 @@ public final class CircuitBreaker: Sendable {
     public let settings: Settings
     private let counts: Mutex<Counts>
     private let onTransition: @Sendable (State) -> Void
+    /// The time the window and the open period are measured in: the continuous clock, or a test's own clock, so
+    /// a test decides when the open period is over rather than sleeping through it.
+    let clock: @Sendable () -> ContinuousClock.Instant
 
-    public init(settings: Settings, onTransition: @escaping @Sendable (State) -> Void = { _ in }) {
+    public convenience init(settings: Settings, onTransition: @escaping @Sendable (State) -> Void = { _ in }) {
+        self.init(settings: settings, clock: { .now }, onTransition: onTransition)
+    }
+
+    init(
+        settings: Settings, clock: @escaping @Sendable () -> ContinuousClock.Instant,
+        onTransition: @escaping @Sendable (State) -> Void
+    ) {
         self.settings = settings
-        self.counts = Mutex(Counts(windowStart: .now))
+        self.clock = clock
+        self.counts = Mutex(Counts(windowStart: clock()))
         self.onTransition = onTransition
     }
 
     public var state: State { counts.withLock { $0.state } }
 
-    public func permit(now: ContinuousClock.Instant = .now) -> Permit {
+    /// Whether a request may go now, on the breaker's clock.
+    public func permit() -> Permit { permit(now: clock()) }
+
+    /// Reports, now on the breaker's clock, how a permitted request ended.
+    public func record(success: Bool, probe: Bool) { record(success: success, probe: probe, now: clock()) }
+
+    public func permit(now: ContinuousClock.Instant) -> Permit {
         let (permit, transition) = counts.withLock { counts -> (Permit, State?) in
             switch counts.state {
             case .closed:
@@ -70,7 +87,7 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// Reports how a permitted request ended.
-    public func record(success: Bool, probe: Bool, now: ContinuousClock.Instant = .now) {
+    public func record(success: Bool, probe: Bool, now: ContinuousClock.Instant) {
         let transition = counts.withLock { counts -> State? in
             if probe || counts.state == .halfOpen {
                 counts.probeInFlight = false

@@ -13,7 +13,7 @@ final class UpstreamGuards: Sendable {
     init(service: String, options: GatewayOptions, metrics: GatewayMetrics) {
         self.service = service
         self.shedder = LoadShedder(capacity: options.concurrencyPerUpstream)
-        self.breaker = CircuitBreaker(settings: options.breaker) { state in
+        self.breaker = CircuitBreaker(settings: options.breaker, clock: options.clock) { state in
             metrics.breakerTransition(service, to: state)
         }
         self.retryBudget = RetryBudget(settings: options.retryBudget)

@@ -20,7 +20,8 @@ enum GatewayRouter {
         router.get("/healthz") { _, _ in try Response.json(["status": "ok"]) }
         router.get("/readyz") { _, _ -> Response in
             guard readiness.isReady else {
-                throw Problem(.serviceUnavailable, detail: "The service is starting or shutting down.")
+                throw Problem(
+                    .serviceUnavailable, detail: "The service is starting or shutting down.", headers: [.retryAfter: "1"])
             }
             return try Response.json(["status": "ready"])
         }

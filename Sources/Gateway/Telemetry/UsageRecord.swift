@@ -1,7 +1,7 @@
 import Foundation
 
 /// One request as analytics' usage ingestion receives it (`POST /internal/analytics/usage`, docs/contracts).
-struct UsageRecord: Sendable, Encodable, Equatable {
+struct UsageRecord: Sendable, Equatable {
     var time: Date
     /// The route template, never the raw path (`/api/orders/**`), so the record holds no identifiers.
     var route: String
@@ -13,6 +13,7 @@ struct UsageRecord: Sendable, Encodable, Equatable {
     var subject: String?
     var clientID: String?
 
+    /// The JSON member names.
     enum CodingKeys: String, CodingKey {
         case time, route, method, status, subject
         case latencyMicros = "latency_us"
@@ -21,24 +22,80 @@ struct UsageRecord: Sendable, Encodable, Equatable {
         case clientID = "client_id"
     }
 
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(UsageRecord.timeFormat.format(time), forKey: .time)
-        try container.encode(route, forKey: .route)
-        try container.encode(method, forKey: .method)
-        try container.encode(status, forKey: .status)
-        try container.encode(latencyMicros, forKey: .latencyMicros)
-        try container.encode(bytesIn, forKey: .bytesIn)
-        try container.encode(bytesOut, forKey: .bytesOut)
-        try container.encode(subject, forKey: .subject)
-        try container.encode(clientID, forKey: .clientID)
-    }
-
     /// RFC 3339 in UTC with a fraction, as the contract asks.
     static let timeFormat = Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt)
 }
 
 /// The batch body: `{"records": [...]}`.
-struct UsageBatch: Encodable {
+struct UsageBatch {
     let records: [UsageRecord]
+
+    /// The body as JSON, written straight into bytes: Foundation's `JSONEncoder` took about 2% of the gateway's
+    /// CPU under load (perf), and a `JSONValue` tree (a dictionary per record, keys sorted) still 1.6%.
+    func json() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(32 + records.count * 256)
+        out.append(contentsOf: #"{"records":["#.utf8)
+        for (index, record) in records.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            record.writeJSON(into: &out)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+}
+
+extension UsageRecord {
+    /// One record's JSON object; a caller the request did not name is `null`.
+    func writeJSON(into out: inout [UInt8]) {
+        func member(_ key: CodingKeys, _ first: Bool = false) {
+            out.append(contentsOf: (first ? "{\"" : ",\"").utf8)
+            out.append(contentsOf: key.stringValue.utf8)
+            out.append(contentsOf: "\":".utf8)
+        }
+        func string(_ value: String?) {
+            guard let value else { return out.append(contentsOf: "null".utf8) }
+            UsageRecord.appendJSONString(value, to: &out)
+        }
+        member(.time, true)
+        string(UsageRecord.timeFormat.format(time))
+        member(.route)
+        string(route)
+        member(.method)
+        string(method)
+        member(.status)
+        out.append(contentsOf: String(status).utf8)
+        member(.latencyMicros)
+        out.append(contentsOf: String(latencyMicros).utf8)
+        member(.bytesIn)
+        out.append(contentsOf: String(bytesIn).utf8)
+        member(.bytesOut)
+        out.append(contentsOf: String(bytesOut).utf8)
+        member(.subject)
+        string(subject)
+        member(.clientID)
+        string(clientID)
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// A JSON string (RFC 8259 section 7): quote, backslash and control characters escaped, the rest as UTF-8.
+    static func appendJSONString(_ value: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+            case 0..<0x20:
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            default:
+                out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 }

@@ -68,7 +68,7 @@ struct UsageReporter: Service {
         do {
             var headers: [(String, String)] = []
             if let token = options.token { headers.append(("Authorization", "Bearer " + (try await token()))) }
-            let body = try JSONEncoder().encode(UsageBatch(records: batch))
+            let body = UsageBatch(records: batch).json()
             let reply = try await analytics.send(.POST, Self.path, headers: headers, body: ByteBuffer(bytes: body))
             guard reply.status == 202 || reply.status == 200 else {
                 metrics.usageBatchFailures.increment()

@@ -68,7 +68,7 @@ struct AuditRecord: Sendable {
         field(outcome)
         field(details)
         field(previousHash)
-        return hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        return hasher.finalize().hexString
     }
 
     func computedHash(service: String) -> String {

@@ -108,11 +108,32 @@ struct AuditRecordResource: Encodable, Sendable {
         let sub: String?
         let clientID: String?
         let roles: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case sub, roles
+            case clientID = "client_id"
+        }
+
+        // Like the record: a background job's actor has no client, shown as null rather than a missing key.
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(sub, forKey: .sub)
+            try container.encode(clientID, forKey: .clientID)
+            try container.encode(roles, forKey: .roles)
+        }
     }
 
     struct Resource: Encodable, Sendable {
         let type: String
         let id: String?
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(type, forKey: .type)
+            try container.encode(id, forKey: .id)
+        }
+
+        enum CodingKeys: String, CodingKey { case type, id }
     }
 
     let id: String

@@ -113,7 +113,7 @@ public final class FieldCipher: Sendable {
         }
         var message = Data()
         for part in [table, column, value] { FieldCipher.appendLengthPrefixed(part, to: &message) }
-        return HMAC<SHA256>.authenticationCode(for: message, using: key).map { String(format: "%02x", $0) }.joined()
+        return HMAC<SHA256>.authenticationCode(for: message, using: key).hexString
     }
 
     /// The key version in front of a sealed value.

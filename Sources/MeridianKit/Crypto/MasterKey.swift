@@ -42,7 +42,7 @@ public struct MasterKey: Sendable {
     /// operator can tell which master key wraps a database without seeing the key.
     public var fingerprint: String {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("meridian master key fingerprint".utf8), using: key)
-        return mac.prefix(6).map { String(format: "%02x", $0) }.joined()
+        return mac.prefix(6).hexString
     }
 
     /// Key material for the blind indexes of one service: HKDF-SHA256 with the service name as context.

@@ -31,7 +31,10 @@ public enum EventReceiver {
             let envelope = try EventEnvelope.read(&body)
             let outcome: Inbox.Outcome
             do {
-                outcome = try await inbox.receive(envelope, handler: handler)
+                // In a consumer span continuing the event's trace (the inbox logger's label is the service).
+                outcome = try await EventConsumptionSpan.run(envelope, consumer: inbox.logger.label) {
+                    try await inbox.receive(envelope, handler: handler)
+                }
             } catch let problem as Problem {
                 throw problem
             } catch {

@@ -8,6 +8,7 @@ import SQLKit
 public struct Inbox: Sendable {
     public let database: any Database
     let logger: Logger
+    let inFlight = InFlightReceipts()
 
     public init(database: any Database, logger: Logger) {
         self.database = database
@@ -27,7 +28,23 @@ public struct Inbox: Sendable {
     /// Applies `envelope` with `handler` exactly once. The handler runs inside the transaction that records the
     /// id, with the envelope's trace context as `TraceContext.current`; if it throws, nothing is recorded and
     /// the error propagates (the producer retries), except `UnhandledEventType`, which is recorded as ignored.
+    ///
+    /// A repeat is answered from a read, without a write transaction; concurrent receipts of one id in this
+    /// process wait for the first instead of queueing for the writer (`InFlightReceipts`).
     public func receive(
+        _ envelope: EventEnvelope, handler: @Sendable (EventEnvelope, any SQLDatabase) async throws -> Void
+    ) async throws -> Outcome {
+        while true {
+            if try await outcome(of: envelope.id) != nil { return .duplicate }
+            // Another receipt of this id was in flight and has finished: recorded (a duplicate now) or failed
+            // (this one may apply it), so look again.
+            guard await inFlight.lead(envelope.id) else { continue }
+            defer { inFlight.finish(envelope.id) }
+            return try await apply(envelope, handler: handler)
+        }
+    }
+
+    private func apply(
         _ envelope: EventEnvelope, handler: @Sendable (EventEnvelope, any SQLDatabase) async throws -> Void
     ) async throws -> Outcome {
         let trace = TraceContext(traceparent: envelope.traceparent, tracestate: envelope.tracestate)

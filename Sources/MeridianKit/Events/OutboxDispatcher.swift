@@ -183,16 +183,22 @@ public struct OutboxDispatcher: Service {
         } catch {
             throw DeliveryFailure(reason: "no service token: \(error)")
         }
-        var headers = [("Authorization", "Bearer \(token)")]
-        if let traceparent = event.traceparent { headers.append(("traceparent", traceparent)) }
-        if let tracestate = event.tracestate { headers.append(("tracestate", tracestate)) }
         let timeout = TimeAmount.nanoseconds(Int64(OutboxDeliveryPolicy.seconds(policy.requestTimeout) * 1e9))
-        let reply: ServiceClient.Reply
-        do {
-            reply = try await ServiceClient(service: subscriber, baseURL: baseURL, client: client, timeout: timeout)
-                .send(.POST, EventReceiver.path, headers: headers, body: ByteBuffer(bytes: envelope.serialized()))
-        } catch {
-            throw DeliveryFailure(reason: "the \(subscriber) service is unreachable")
+        // A client span continuing the event's stored trace; the subscriber's server span becomes its child.
+        let stored = TraceContext(traceparent: event.traceparent, tracestate: event.tracestate)
+        let reply = try await OutboundHTTPSpan.delivering(
+            eventID: event.id, type: event.type, producer: producer, subscriber: subscriber, continuing: stored
+        ) { span -> ServiceClient.Reply in
+            let headers = [("Authorization", "Bearer \(token)")] + span.traceHeaders(for: client, orStored: stored)
+            let reply: ServiceClient.Reply
+            do {
+                reply = try await ServiceClient(service: subscriber, baseURL: baseURL, client: client, timeout: timeout)
+                    .send(.POST, EventReceiver.path, headers: headers, body: ByteBuffer(bytes: envelope.serialized()))
+            } catch {
+                throw DeliveryFailure(reason: "the \(subscriber) service is unreachable")
+            }
+            span.record(status: reply.status)
+            return reply
         }
         switch reply.status {
         case 200..<300:

@@ -20,36 +20,33 @@ public struct OutboxStore: Sendable {
     }
 
     /// Takes up to `limit` due deliveries (pending, due, not leased or lease expired) for `owner` until
-    /// `leaseUntil`. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent dispatchers take disjoint rows; on
-    /// SQLite the transaction is the single writer, so claims are serialised.
+    /// `leaseUntil`, in one statement that picks the rows and writes the lease. On PostgreSQL the sub-select's
+    /// `FOR UPDATE SKIP LOCKED` lets concurrent dispatchers take disjoint rows (a row another claim has just
+    /// leased is re-checked and left out); on SQLite the statement runs in an immediate transaction, the
+    /// database's single writer, so claims are serialised.
     public func claim(owner: String, limit: Int, now: Date, leaseUntil: Date) async throws -> [Claim] {
         let nowMicros = Timestamp.micros(now)
         let lock: SQLQueryString = database.engine == .postgres ? " FOR UPDATE SKIP LOCKED" : ""
         return try await database.transaction { sql in
-            let rows = try await sql.raw(
+            try await sql.raw(
                 """
-                SELECT event_id, subscriber, attempts, created_at FROM outbox_deliveries
-                WHERE status = \(bind: OutboxDeliveryStatus.pending.rawValue) AND next_attempt_at <= \(bind: nowMicros)
-                AND (lease_until IS NULL OR lease_until <= \(bind: nowMicros))
-                ORDER BY next_attempt_at, event_id LIMIT \(bind: Int64(limit))\(lock)
+                UPDATE outbox_deliveries
+                SET lease_owner = \(bind: owner), lease_until = \(bind: Timestamp.micros(leaseUntil))
+                WHERE (event_id, subscriber) IN (
+                    SELECT event_id, subscriber FROM outbox_deliveries
+                    WHERE status = \(bind: OutboxDeliveryStatus.pending.rawValue) AND next_attempt_at <= \(bind: nowMicros)
+                    AND (lease_until IS NULL OR lease_until <= \(bind: nowMicros))
+                    ORDER BY next_attempt_at, event_id LIMIT \(bind: Int64(limit))\(lock)
+                )
+                RETURNING event_id, subscriber, attempts, created_at
                 """
-            ).all()
-            var claims: [Claim] = []
-            for row in rows {
-                let claim = Claim(
+            ).all().map { row in
+                Claim(
                     eventID: try row.decode(column: "event_id", as: String.self),
                     subscriber: try row.decode(column: "subscriber", as: String.self),
                     attempts: Int(try row.decode(column: "attempts", as: Int64.self)),
                     createdAt: Timestamp.date(micros: try row.decode(column: "created_at", as: Int64.self)))
-                try await sql.update("outbox_deliveries")
-                    .set("lease_owner", to: SQLBind(owner))
-                    .set("lease_until", to: SQLBind(Timestamp.micros(leaseUntil)))
-                    .where("event_id", .equal, SQLBind(claim.eventID))
-                    .where("subscriber", .equal, SQLBind(claim.subscriber))
-                    .run()
-                claims.append(claim)
             }
-            return claims
         }
     }
 

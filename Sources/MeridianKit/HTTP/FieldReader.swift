@@ -104,6 +104,14 @@ public struct FieldReader {
         return number
     }
 
+    public mutating func bool(_ name: String) -> Bool? {
+        guard raw(name) != nil else {
+            fail(name, "is required")
+            return nil
+        }
+        return optionalBool(name)
+    }
+
     public mutating func optionalBool(_ name: String) -> Bool? {
         guard let value = raw(name) else { return nil }
         guard case .bool(let flag) = value else {

@@ -29,6 +29,10 @@ public struct ServiceClient: Sendable {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.timeout = .init(connect: .seconds(2))
+        // AsyncHTTPClient gives a request waiting for a pooled connection the connect deadline too; at its default
+        // of 8 connections per host, a burst of internal calls (an outbox batch of 32, duplicate deliveries) queues
+        // past 2 s and fails as "unavailable" though the peer is healthy.
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         configuration.tlsConfiguration = tls
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }

@@ -45,8 +45,8 @@ public struct ServiceCore: Sendable {
             throw ServiceSettings.Missing(
                 description: "no master key for the \(name) service: set MERIDIAN_MASTER_KEY or --master-key-file")
         }
-        self.migrations = migrations + CryptoMigrations.all + AuditMigrations.all
-        self.encryptedColumns = encryptedColumns + AuditLog.encryptedColumns
+        self.migrations = migrations + [IdempotencyMiddleware.sealing] + CryptoMigrations.all + AuditMigrations.all
+        self.encryptedColumns = encryptedColumns + AuditLog.encryptedColumns + IdempotencyMiddleware.encryptedColumns
         self.database = try openDatabase(url: settings.databaseURL, schema: name, logger: logger)
         self.metrics = ServiceMetrics(service: name)
         self.cipher = FieldCipher(service: name, database: database, masterKey: masterKey)
@@ -65,7 +65,7 @@ public struct ServiceCore: Sendable {
             middleware: AccessControlMiddleware(
                 table: accessTable, verifier: verifier,
                 denials: AuditDenials(log: audit, database: database, logger: logger)))
-        router.add(middleware: IdempotencyMiddleware(database: database))
+        router.add(middleware: IdempotencyMiddleware(database: database, cipher: cipher))
         AuditRoutes(log: audit, database: database).register(on: router)
         return router
     }

@@ -58,7 +58,8 @@ public enum ServiceHost {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         var app = Application(
-            router: router,
+            // Every request in a server span; the logger's label is the service's name (ServiceUnit names it).
+            router: TracedRouter(router, service: logger.label),
             server: server(tls: tls, idleTimeout: idleTimeout),
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: nil),
             services: services + [ReadinessOnShutdown(readiness: readiness)],

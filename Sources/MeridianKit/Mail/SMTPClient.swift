@@ -30,6 +30,11 @@ public final class SMTPClient: Sendable, Service {
     /// DATA or the end of data; `isTransient` tells whether to retry), an `SMTPError` when the session fails.
     /// Recipients refused one by one are in the result's `rejected`, with their replies.
     public func send(_ message: MailMessage) async throws -> SMTPSendResult {
+        try await SMTPSendSpan.run(configuration: configuration) { try await self.sendInSession(message) }
+    }
+
+    /// `send` without its span: one message over a pooled session.
+    private func sendInSession(_ message: MailMessage) async throws -> SMTPSendResult {
         let rendered = message.rendered()
         guard let lease = await pool.acquire() else { throw SMTPError.shutDown }
         let connection: SMTPConnection

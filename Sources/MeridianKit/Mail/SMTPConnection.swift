@@ -49,24 +49,27 @@ actor SMTPConnection {
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(configuration.timeouts.connect)
             .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelInitializer { channel in
+        let opened: (channel: any Channel, replies: NIOLoopBound<SMTPReplyHandler>)
+        do {
+            // The reply handler is kept from the initializer rather than looked up in the pipeline afterwards:
+            // with implicit TLS a refused certificate closes the channel (and empties its pipeline) right after
+            // connecting, and the handler is what remembers why (`SMTPError.tlsFailed`).
+            opened = try await bootstrap.connect(host: configuration.host, port: configuration.port) {
+                channel in
                 channel.eventLoop.makeCompletedFuture {
                     if implicitTLS, let tlsContext {
                         try channel.pipeline.syncOperations.addHandler(
                             NIOSSLClientHandler(context: tlsContext, serverHostname: serverName))
                     }
-                    try channel.pipeline.syncOperations.addHandler(SMTPReplyHandler())
+                    let handler = SMTPReplyHandler()
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                    return (channel, NIOLoopBound(handler, eventLoop: channel.eventLoop))
                 }
             }
-        let channel: any Channel
-        do {
-            channel = try await bootstrap.connect(host: configuration.host, port: configuration.port).get()
         } catch {
             throw SMTPError.connectionFailed(String(describing: error))
         }
-        let replies = try await channel.eventLoop.submit {
-            NIOLoopBound(try channel.pipeline.syncOperations.handler(type: SMTPReplyHandler.self), eventLoop: channel.eventLoop)
-        }.get()
+        let (channel, replies) = opened
         let connection = SMTPConnection(channel: channel, replies: replies, configuration: configuration)
         do {
             try await connection.start(tlsContext: tlsContext, serverName: serverName)

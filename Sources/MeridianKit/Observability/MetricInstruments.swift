@@ -24,6 +24,6 @@ extension ServiceMetrics {
     }
 
     public func makeGauge(_ name: String, help: String, labels: [(String, String)] = []) -> MetricGauge {
-        MetricGauge(registry.makeGauge(descriptor: .init(metricName: name, helpText: help), labels: labels))
+        MetricGauge(registry.makeGauge(descriptor: .init(metricName: name, unitName: "", helpText: help), labels: labels))
     }
 }

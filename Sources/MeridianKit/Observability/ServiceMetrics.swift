@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Prometheus
+import Synchronization
 
 /// A service's own Prometheus registry. Each service keeps its own (rather than the process-wide
 /// `MetricsSystem`) so that, when `meridian serve` runs all five in one process, each `/metrics` shows only
@@ -20,22 +21,42 @@ public final class ServiceMetrics: Sendable {
         .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10),
     ]
 
+    /// The instruments of one route, method and status. The registry's `make…` calls validate and join the
+    /// names and labels each time (about 1.5% of the gateway's CPU per request, perf), so each series is looked
+    /// up in the registry once and kept here. As bounded as the registry's series: route templates, not paths.
+    private struct RequestSeriesKey: Hashable {
+        let method: HTTPRequest.Method
+        let route: String
+        let status: Int
+    }
+
+    private let requestSeries = Mutex<[RequestSeriesKey: (requests: Counter, duration: DurationHistogram)]>([:])
+
     /// Records one finished request under its route template (never the raw path, which would make labels
     /// unbounded).
     public func recordRequest(method: HTTPRequest.Method, route: String, status: Int, duration: Duration) {
-        let labels = [("method", method.rawValue), ("route", route), ("status", String(status))]
-        registry.makeCounter(
-            descriptor: .init(
-                metricName: "http_requests", unitName: "total", helpText: "HTTP requests by route template and status"),
-            labels: labels
-        ).increment()
-        registry.makeDurationHistogram(
-            descriptor: .init(
-                metricName: "http_request_duration", unitName: "seconds",
-                helpText: "HTTP request duration by route template"),
-            labels: [("method", method.rawValue), ("route", route)],
-            buckets: ServiceMetrics.latencyBuckets
-        ).record(duration)
+        let key = RequestSeriesKey(method: method, route: route, status: status)
+        let series =
+            requestSeries.withLock { $0[key] }
+            ?? {
+                let made = (
+                    requests: registry.makeCounter(
+                        descriptor: .init(
+                            metricName: "http_requests", unitName: "total",
+                            helpText: "HTTP requests by route template and status"),
+                        labels: [("method", method.rawValue), ("route", route), ("status", String(status))]),
+                    duration: registry.makeDurationHistogram(
+                        descriptor: .init(
+                            metricName: "http_request_duration", unitName: "seconds",
+                            helpText: "HTTP request duration by route template"),
+                        labels: [("method", method.rawValue), ("route", route)],
+                        buckets: ServiceMetrics.latencyBuckets))
+                // The registry returns the same instruments to every caller, so a race here stores equal values.
+                requestSeries.withLock { $0[key] = made }
+                return made
+            }()
+        series.requests.increment()
+        series.duration.record(duration)
     }
 
     public func counter(_ name: String, help: String, labels: [(String, String)] = []) -> Counter {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import OTel
 import ServiceLifecycle
+import Synchronization
 import Tracing
 
 /// The process's tracer: OpenTelemetry spans exported over OTLP/HTTP (protobuf) when an OTLP endpoint is
@@ -10,6 +11,11 @@ import Tracing
 /// The standard `OTEL_*` variables apply: `OTEL_EXPORTER_OTLP_ENDPOINT` (or `…_TRACES_ENDPOINT`) turns exporting on,
 /// `OTEL_SERVICE_NAME` names the process, `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` choose the sampler
 /// (default: parent-based, every root sampled, so a trace started upstream is kept or dropped as a whole).
+///
+/// Where spans come from: `Platform.run` calls `bootstrap` (once per process) and runs the exporter, which flushes
+/// at shutdown; `TracedRouter` gives every service's requests a server span; the gateway's proxy and the outbox
+/// dispatcher make client spans (`OutboundHTTPSpan`); `EventConsumptionSpan` continues an event's stored trace in
+/// its consumer. Log lines carry `trace_id`/`span_id` through `loggingMetadataProvider`.
 public enum TracingSetup {
     /// The endpoint variables that turn exporting on.
     static let endpointVariables = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
@@ -38,8 +44,13 @@ public enum TracingSetup {
         // The OTEL_* environment overrides these defaults inside makeTracingBackend.
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         InstrumentationSystem.bootstrap(backend.factory)
+        exporting.store(true, ordering: .releasing)
         return backend.service
     }
+
+    /// Whether `bootstrap` installed an exporting tracer; until then server spans are skipped altogether.
+    public static var isExporting: Bool { exporting.load(ordering: .acquiring) }
+    private static let exporting = Atomic<Bool>(false)
 
     /// Adds `trace_id` and `span_id` of the current span to every log line written inside it.
     public static let loggingMetadataProvider: Logger.MetadataProvider = OTel.makeLoggingMetadataProvider()

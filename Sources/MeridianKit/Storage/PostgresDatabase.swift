@@ -21,9 +21,11 @@ public final class PostgresDatabase: Database {
     }
 
     public func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await PostgresDatabase.refusingBadInput {
-            try await client.withConnection { connection in
-                try await body(connection.sql(queryLogLevel: nil))
+        try await DatabaseSpan.run("read", engine: engine, namespace: schema) {
+            try await PostgresDatabase.refusingBadInput {
+                try await client.withConnection { connection in
+                    try await body(connection.sql(queryLogLevel: nil))
+                }
             }
         }
     }
@@ -42,7 +44,9 @@ public final class PostgresDatabase: Database {
     }
 
     public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await PostgresDatabase.refusingBadInput { try await run(transaction: body) }
+        try await DatabaseSpan.run("transaction", engine: engine, namespace: schema) {
+            try await PostgresDatabase.refusingBadInput { try await run(transaction: body) }
+        }
     }
 
     private func run<T: Sendable>(transaction body: (any SQLDatabase) async throws -> T) async throws -> T {

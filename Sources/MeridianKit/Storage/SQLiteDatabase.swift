@@ -96,10 +96,17 @@ public final class SQLiteDatabase: Database {
     }
 
     public func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await body(connections.reader().sql(queryLogLevel: nil))
+        try await DatabaseSpan.run("read", engine: engine, namespace: nil) {
+            try await body(connections.reader().sql(queryLogLevel: nil))
+        }
     }
 
     public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
+        // The span includes the wait for the write lock: that wait is time the caller spends on SQL too.
+        try await DatabaseSpan.run("transaction", engine: engine, namespace: nil) { try await transactionInLock(body) }
+    }
+
+    private func transactionInLock<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await writeLock.withLock {
             let sql = connections.writer.sql(queryLogLevel: nil)
             try await sql.raw("BEGIN IMMEDIATE").run()

@@ -36,7 +36,7 @@ public enum PlatformTrust {
             throw Invalid(description: "cannot read the CA certificate \(path): \(error)")
         }
         guard !certificates.isEmpty else { throw Invalid(description: "\(path) holds no PEM certificate") }
-        let fingerprint = SHA256.hash(data: Data(pem.utf8)).map { String(format: "%02x", $0) }.joined()
+        let fingerprint = SHA256.hash(data: Data(pem.utf8)).hexString
         state.withLock { state in
             guard state.fingerprint != fingerprint else { return }
             if let client = state.client { state.retired.append(client) }

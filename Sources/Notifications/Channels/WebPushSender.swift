@@ -46,7 +46,14 @@ struct WebPushSender: Sendable {
         if let topic = message.topic { request.headers.add(name: "Topic", value: topic) }
         request.body = .bytes(ByteBuffer(bytes: body))
         do {
-            let response = try await client.execute(request, timeout: timeout)
+            // A client span naming the push service's host only: the endpoint's path identifies the subscriber.
+            let response = try await OutboundHTTPSpan.run(
+                method: "POST", service: "web-push", serverAddress: endpoint.host
+            ) { span in
+                let response = try await client.execute(request, timeout: timeout)
+                span.record(status: Int(response.status.code))
+                return response
+            }
             _ = try? await response.body.collect(upTo: 64 * 1024)
             return Self.result(status: Int(response.status.code), reason: response.status.reasonPhrase,
                                retryAfter: response.headers.first(name: "Retry-After"))

@@ -17,6 +17,9 @@ struct DeliveryWorker: Service {
     let logger: Logger
     var batchSize = 16
     var pollInterval: Duration = .milliseconds(250)
+    /// What time it is: when a round claims, and when each attempt starts and ends (the retry schedule counts
+    /// from the end). The wall clock in service; `runOnce(now:)` pins it, so tests drive retries exactly.
+    var clock: @Sendable () -> Date = Date.init
 
     func run() async throws {
         let stopping = Atomic<Bool>(false)
@@ -43,8 +46,8 @@ struct DeliveryWorker: Service {
     /// One round: claims what is due now and attempts it. Returns how many deliveries it handled. Tests drive
     /// the queue with this instead of the background loop.
     @discardableResult
-    func runOnce(now: Date = Date()) async throws -> Int {
-        let claims = try await queue.claim(limit: batchSize, now: now)
+    func runOnce() async throws -> Int {
+        let claims = try await queue.claim(limit: batchSize, now: clock())
         await withTaskGroup(of: Void.self) { group in
             for claim in claims {
                 group.addTask { await deliver(claim) }
@@ -53,13 +56,23 @@ struct DeliveryWorker: Service {
         return claims.count
     }
 
+    /// One round at `now`, as if the clock read `now` throughout: the claim, the attempts' times and so the next
+    /// attempt's time (after a failure, `now` plus the backoff or the provider's `Retry-After`) do not depend on
+    /// how long the attempts took.
+    @discardableResult
+    func runOnce(now: Date) async throws -> Int {
+        var pinned = self
+        pinned.clock = { now }
+        return try await pinned.runOnce()
+    }
+
     private func deliver(_ claim: DeliveryQueue.Claim) async {
-        let started = Date()
-        let result = await dispatcher.attempt(claim.delivery)
+        let started = clock()
+        let result = await tracedAttempt(claim.delivery)
         let delivery = claim.delivery
         do {
             let status = try await queue.complete(
-                claim, result: result, startedAt: started, finishedAt: Date(), policy: policy
+                claim, result: result, startedAt: started, finishedAt: clock(), policy: policy
             ) { status, sql in
                 guard status == .sent || status == .dead else { return }
                 try await audit.append(

@@ -87,6 +87,7 @@ struct NotificationComposer: Sendable {
         return Delivery(
             id: Identifier.make(prefix: "dlv", now: now), notificationID: notification.id, userID: notification.userID,
             channel: channel, status: inApp ? .sent : .queued, pushSubscriptionID: subscription, attempts: 0,
-            nextAttemptAt: now, queuedAt: now, createdAt: now, updatedAt: now, sentAt: inApp ? now : nil, attemptLog: [])
+            nextAttemptAt: now, queuedAt: now, createdAt: now, updatedAt: now, sentAt: inApp ? now : nil, attemptLog: [],
+            traceparent: inApp ? nil : QueuedWorkSpan.currentTraceparent())
     }
 }

@@ -37,6 +37,8 @@ struct Delivery: Sendable {
     var updatedAt: Date
     var sentAt: Date?
     var attemptLog: [DeliveryAttempt]
+    /// The W3C `traceparent` of the span that queued it: the worker's attempt continues that trace.
+    var traceparent: String? = nil
 }
 
 /// One try at a provider and what it answered.

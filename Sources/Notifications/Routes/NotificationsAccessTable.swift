@@ -26,7 +26,8 @@ enum NotificationsAccessTable {
         "DELETE /api/notification-templates/{id}": manage,
         "GET /api/notification-preferences/{user_id}": read,
         "PUT /api/notification-preferences/{user_id}": writeOwn,
-        "GET /api/push-subscriptions/vapid-public-key": .authenticated,
+        // The key is for subscribing a browser, so it takes what subscribing takes.
+        "GET /api/push-subscriptions/vapid-public-key": writeOwn,
         "POST /api/push-subscriptions": writeOwn,
         "GET /api/push-subscriptions": read,
         "DELETE /api/push-subscriptions/{id}": writeOwn,

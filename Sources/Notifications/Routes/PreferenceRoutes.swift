@@ -3,7 +3,8 @@ import Hummingbird
 import MeridianKit
 
 /// `/api/notification-preferences/{user_id}`: per category and channel, on or off. Critical categories
-/// (security, receipts) cannot be switched off: they reach the user whatever they chose.
+/// (security, receipts) cannot be switched off: they reach the user whatever they chose. The preferences carry a
+/// version (`ETag`); `PUT` honours `If-Match`.
 struct PreferenceRoutes: Sendable {
     let database: any Database
     let store: PreferenceStore
@@ -16,18 +17,27 @@ struct PreferenceRoutes: Sendable {
 
     func show(_ context: MeridianRequestContext) async throws -> Response {
         let userID = try userID(context, scope: try NotificationAccess(context).read)
-        return try Response.json(PreferencesResource(userID: userID, preferences: try await store.preferences(userID: userID)))
+        // The version first: a write committing in between then makes the preferences newer than the tag, which
+        // costs the client a 412 at worst, never an If-Match that passes over a change it has not seen.
+        let (version, preferences) = try await database.read { sql -> (Int64, [Preference]) in
+            let version = try await store.version(userID: userID, on: sql)
+            return (version, try await store.preferences(userID: userID, on: sql))
+        }
+        return try Response.json(
+            PreferencesResource(userID: userID, preferences: preferences),
+            headers: [.eTag: EntityTag.make(version: version)])
     }
 
     func replace(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
         let userID = try userID(context, scope: try NotificationAccess(context).write)
+        // A stale If-Match is refused before the body is read.
+        try EntityTag.checkIfMatch(request, currentVersion: try await store.version(userID: userID))
         var body = try await request.fieldReader(context: context)
         var seen = Set<String>()
         let preferences = body.objects("preferences", maxCount: 200) { item -> Preference? in
             let category = item.string("category", maxLength: 40)
             let channelName = item.string("channel", maxLength: 20)
-            let enabled = item.optionalBool("enabled")
-            if !item.has("enabled") { item.fail("enabled", "is required") }
+            let enabled = item.bool("enabled")
             if let category, !Category.isValid(category) {
                 item.fail("category", "must be lower-case letters, digits, - and _, starting with a letter")
             }
@@ -47,16 +57,27 @@ struct PreferenceRoutes: Sendable {
             return Preference(category: category, channel: channel, enabled: enabled)
         }
         try body.finish()
-        let stored = try await database.transaction { sql -> [Preference] in
-            try await store.replace(userID: userID, with: preferences ?? [], now: Date(), on: sql)
-            try await audit.append(
-                AuditEvent(
-                    action: "preferences.update", resourceType: "notification_preferences", resourceID: userID,
-                    changes: .object(["preferences": .integer(Int64(preferences?.count ?? 0))])),
-                actor: AuditActor(context: context), on: sql)
-            return try await store.preferences(userID: userID, on: sql)
+        let (version, stored) = try await ConditionalWrite.run(
+            request, read: { try await store.version(userID: userID) }, version: { $0 }
+        ) { current in
+            try await database.transaction { sql -> (Int64, [Preference])? in
+                let now = Date()
+                guard let version = try await store.advanceVersion(userID: userID, from: current, now: now, on: sql) else {
+                    return nil
+                }
+                try await store.replace(userID: userID, with: preferences ?? [], now: now, on: sql)
+                try await audit.append(
+                    AuditEvent(
+                        action: "preferences.update", resourceType: "notification_preferences", resourceID: userID,
+                        changes: .object([
+                            "preferences": .integer(Int64(preferences?.count ?? 0)), "version": .integer(version),
+                        ])),
+                    actor: AuditActor(context: context), on: sql)
+                return (version, try await store.preferences(userID: userID, on: sql))
+            }
         }
-        return try Response.json(PreferencesResource(userID: userID, preferences: stored))
+        return try Response.json(
+            PreferencesResource(userID: userID, preferences: stored), headers: [.eTag: EntityTag.make(version: version)])
     }
 
     /// The path's user, within the caller's reach; someone else's under `:own` is 404 like a missing user.

@@ -96,39 +96,44 @@ struct TemplateRoutes: Sendable {
     }
 
     func update(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
-        let current = try await existing(context)
-        try EntityTag.checkIfMatch(request, currentVersion: current.version)
+        // A stale If-Match is refused before the body is read.
+        try EntityTag.checkIfMatch(request, currentVersion: try await existing(context).version)
         var body = try await request.fieldReader(context: context)
         let (category, template) = try Self.readContent(&body)
-        var changed = current
-        changed.category = category
-        changed.template = template
-        changed.updatedAt = Date()
-        let stored = try await database.transaction { sql -> StoredTemplate in
-            guard let stored = try await store.update(changed, expectedVersion: current.version, on: sql) else {
-                throw Problem(.preconditionFailed, detail: "The template changed meanwhile; read it again.")
+        let stored = try await ConditionalWrite.run(
+            request, read: { try await existing(context) }, version: { $0.version }
+        ) { current in
+            var changed = current
+            changed.category = category
+            changed.template = template
+            changed.updatedAt = Date()
+            return try await database.transaction { sql -> StoredTemplate? in
+                guard let stored = try await store.update(changed, expectedVersion: current.version, on: sql) else {
+                    return nil
+                }
+                try await audit.append(
+                    AuditEvent(action: "template.update", resourceType: "notification_template", resourceID: stored.id,
+                               changes: .object(["category": .string(category), "version": .integer(stored.version)])),
+                    actor: AuditActor(context: context), on: sql)
+                return stored
             }
-            try await audit.append(
-                AuditEvent(action: "template.update", resourceType: "notification_template", resourceID: stored.id,
-                           changes: .object(["category": .string(category), "version": .integer(stored.version)])),
-                actor: AuditActor(context: context), on: sql)
-            return stored
         }
         return try Response.json(TemplateResource(stored), headers: Self.headers(stored))
     }
 
     /// Deletes a custom template; a built-in one goes back to the shipped text.
     func delete(_ request: Request, _ context: MeridianRequestContext) async throws -> Response {
-        let current = try await existing(context)
-        try EntityTag.checkIfMatch(request, currentVersion: current.version)
-        try await database.transaction { sql in
-            guard try await store.delete(current, now: Date(), on: sql) else {
-                throw Problem(.preconditionFailed, detail: "The template changed meanwhile; read it again.")
+        _ = try await ConditionalWrite.run(
+            request, read: { try await existing(context) }, version: { $0.version }
+        ) { current in
+            try await database.transaction { sql -> Bool? in
+                guard try await store.delete(current, now: Date(), on: sql) else { return nil }
+                try await audit.append(
+                    AuditEvent(action: current.builtIn ? "template.reset" : "template.delete",
+                               resourceType: "notification_template", resourceID: current.id),
+                    actor: AuditActor(context: context), on: sql)
+                return true
             }
-            try await audit.append(
-                AuditEvent(action: current.builtIn ? "template.reset" : "template.delete",
-                           resourceType: "notification_template", resourceID: current.id),
-                actor: AuditActor(context: context), on: sql)
         }
         return Response(status: .noContent)
     }

@@ -43,6 +43,7 @@ struct NotificationRows: Sendable {
     static let deliveryColumns = [
         "id", "notification_id", "user_id", "channel", "status", "push_subscription_id", "attempts",
         "next_attempt_at", "lease_token", "lease_expires_at", "queued_at", "created_at", "updated_at", "sent_at",
+        "traceparent",
     ]
 
     static func values(of delivery: Delivery) -> [any SQLExpression] {
@@ -52,6 +53,7 @@ struct NotificationRows: Sendable {
             SQLBind(Int64(delivery.attempts)), SQLBind(Timestamp.micros(delivery.nextAttemptAt)), SQLBind(String?.none),
             SQLBind(Int64?.none), SQLBind(Timestamp.micros(delivery.queuedAt)), SQLBind(Timestamp.micros(delivery.createdAt)),
             SQLBind(Timestamp.micros(delivery.updatedAt)), SQLBind(delivery.sentAt.map(Timestamp.micros)),
+            SQLBind(delivery.traceparent),
         ]
     }
 
@@ -74,7 +76,8 @@ struct NotificationRows: Sendable {
             createdAt: Timestamp.date(micros: try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Timestamp.date(micros: try row.decode(column: "updated_at", as: Int64.self)),
             sentAt: try row.decode(column: "sent_at", as: Int64?.self).map(Timestamp.date(micros:)),
-            attemptLog: attempts)
+            attemptLog: attempts,
+            traceparent: try row.decode(column: "traceparent", as: String?.self))
     }
 
     func attempt(from row: any SQLRow) throws -> DeliveryAttempt {

@@ -128,6 +128,8 @@ struct NotificationStore: Sendable {
             .set("attempts", to: SQLBind(Int64(0)))
             .set("next_attempt_at", to: SQLBind(Timestamp.micros(now)))
             .set("queued_at", to: SQLBind(Timestamp.micros(now)))
+            // The re-send's attempts continue the trace of the request that asked for it.
+            .set("traceparent", to: SQLBind(QueuedWorkSpan.currentTraceparent()))
             .set("updated_at", to: SQLBind(Timestamp.micros(now)))
             .set("lease_token", to: SQLLiteral.null).set("lease_expires_at", to: SQLLiteral.null)
             .where("notification_id", .equal, SQLBind(notificationID))

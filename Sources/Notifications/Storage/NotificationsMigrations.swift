@@ -100,5 +100,7 @@ public enum NotificationsMigrations {
             }
         },
         BuiltInTemplates.migration,
+        PreferenceStore.versionsMigration,
+        DeliveryQueue.traceMigration,
     ] + InboxMigrations.all
 }

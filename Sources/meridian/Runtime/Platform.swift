@@ -16,6 +16,7 @@ enum Platform {
         _ units: [ServiceUnit], publicService: ServiceName, tls: PlatformTLS? = nil, logger: Logger
     ) async throws {
         tls?.announce(logger)
+        let tracing = try Platform.bootstrapTracing(units, publicService: publicService, logger: logger)
         let scheme = tls == nil ? "http" : "https"
         let startup = Startup(expected: units.count)
         // The group stops services in reverse order: the public entry goes last in the list.
@@ -37,8 +38,9 @@ enum Platform {
                 }
             }
         }
-        // The renewal first in the list, so it stops last.
-        let services: [any Service] = (tls.map { [$0.renewal] } ?? []) + applications
+        // The renewal first in the list, so it stops last; before it the span exporter, which flushes the spans
+        // of the drained services when it stops.
+        let services: [any Service] = (tracing.map { [$0] } ?? []) + (tls.map { [$0.renewal] } ?? []) + applications
         let group = ServiceGroup(
             configuration: .init(
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
@@ -49,6 +51,23 @@ enum Platform {
             throw ConfigurationError(description: "meridian stopped: \(Settings.oneLine(String(describing: error)))")
         }
         logger.info("meridian stopped")
+    }
+
+    /// Installs the process's tracer when `OTEL_EXPORTER_OTLP_ENDPOINT` asks for traces; returns the exporter to
+    /// run. The process is one OpenTelemetry service: `meridian` for `serve`, `meridian-<service>` alone.
+    static func bootstrapTracing(
+        _ units: [ServiceUnit], publicService: ServiceName, logger: Logger
+    ) throws -> (any Service)? {
+        let name = units.count == 1 ? "meridian-\(publicService.rawValue)" : "meridian"
+        let exporter: (any Service)?
+        do {
+            exporter = try TracingSetup.bootstrap(serviceName: name)
+        } catch {
+            throw ConfigurationError(
+                description: "cannot export traces: \(Settings.oneLine(String(describing: error))) (OTEL_* settings)")
+        }
+        if exporter != nil { logger.info("exporting traces over OTLP/HTTP", metadata: ["trace_service": .string(name)]) }
+        return exporter
     }
 
     /// Applies the migrations of one service with its database running, then stops the database.
