@@ -41,12 +41,13 @@ public struct AnalyticsService: Sendable {
 
     public func makeRouter() -> Router<MeridianRequestContext> {
         let router = core.makeRouter()
-        let batches = BatchIngestion(ingestor: ingestor)
+        let ingestion = IngestionMetrics(metrics: core.metrics)
+        let batches = BatchIngestion(ingestor: ingestor, metrics: ingestion)
         let writeKeys = WriteKeyStore(database: database)
         let rollups = RollupQueries(database: database)
         EventRoutes(batches: batches, configuration: configuration).register(on: router)
         SegmentRoutes(batches: batches, writeKeys: writeKeys, configuration: configuration).register(on: router)
-        UsageIngestRoutes(ingestor: ingestor).register(on: router)
+        UsageIngestRoutes(ingestor: ingestor, metrics: ingestion).register(on: router)
         MetricsRoutes(rollups: rollups, configuration: configuration).register(on: router)
         UsageQueryRoutes(rollups: rollups).register(on: router)
         FunnelRoutes(events: eventQueries).register(on: router)

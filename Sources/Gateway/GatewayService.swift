@@ -154,6 +154,6 @@ public struct GatewayService: Sendable {
         }
         return ServiceHost.makeApplication(
             router: makeRouter(client: client), listen: settings.listen, services: services, readiness: readiness,
-            logger: logger, tls: settings.tls, idleTimeout: options.clientIdleTimeout, onServerRunning: onServerRunning)
+            logger: logger, tls: settings.tls, metrics: metrics, idleTimeout: options.clientIdleTimeout, onServerRunning: onServerRunning)
     }
 }

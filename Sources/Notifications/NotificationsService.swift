@@ -109,6 +109,7 @@ public struct NotificationsService: Sendable {
     public func makeApplication(
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        DeliveryWorker.registerMetrics(metrics)
         var services: [any Service] = []
         if options.concurrency > 0 { services.append(worker) }
         if let smtp { services.append(smtp) }

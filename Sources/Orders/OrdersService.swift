@@ -46,7 +46,7 @@ public struct OrdersService: Sendable {
         self.events = EventPublishing(core: core, tokens: eventTokens, policy: eventPolicy)
         self.repository = SQLOrderRepository(
             database: core.database, cipher: core.cipher, events: OrderEvents(outbox: events.outbox),
-            audit: OrderAudit(log: core.audit))
+            audit: OrderAudit(log: core.audit), metrics: OrderMetrics(metrics: core.metrics))
     }
 
     /// Every column the orders service stores ciphertext in.

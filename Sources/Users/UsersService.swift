@@ -147,7 +147,7 @@ public struct UsersService: Sendable {
         ServiceHost.makeApplication(
             router: makeRouter(), listen: settings.listen, services: [database, keyRotation] + events.services,
             readiness: readiness,
-            logger: logger, tls: settings.tls,
+            logger: logger, tls: settings.tls, metrics: metrics,
             prepare: {
                 try await migrate()
                 // The first start makes the first key, so the JWKS is never empty once the service is ready.

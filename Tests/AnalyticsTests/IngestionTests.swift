@@ -127,6 +127,27 @@ import Testing
         }
     }
 
+    /// The ingestion counters: stored, duplicate and rejected events of a batch, by source, each series at 0
+    /// from start-up.
+    @Test(arguments: TestDatabase.engines)
+    func ingestionIsCountedBySourceAndResult(_ engine: DatabaseEngine) async throws {
+        try await withAnalyticsService(engine) { harness in
+            func exposition() async throws -> String {
+                String(buffer: try await harness.client.execute(uri: "/metrics", method: .get).body)
+            }
+            let before = try await exposition()
+            #expect(before.contains(#"analytics_events_received_total{source="segment",result="rejected"} 0"#))
+            #expect(before.contains(#"analytics_events_received_total{source="usage",result="accepted"} 0"#))
+            let id = UUID().uuidString
+            let response = try await harness.send([event(id: id), event(id: id), ["id": "not-a-uuid", "name": ""]])
+            #expect(response.status == .ok)
+            let after = try await exposition()
+            #expect(after.contains(#"analytics_events_received_total{source="api",result="accepted"} 1"#))
+            #expect(after.contains(#"analytics_events_received_total{source="api",result="duplicate"} 1"#))
+            #expect(after.contains(#"analytics_events_received_total{source="api",result="rejected"} 1"#))
+        }
+    }
+
     /// `sent_at` corrects the client's clock: an event stamped by a client an hour behind lands an hour later.
     @Test(arguments: TestDatabase.engines)
     func sentAtCorrectsClockSkew(_ engine: DatabaseEngine) async throws {

@@ -1,5 +1,8 @@
 import AsyncHTTPClient
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Gateway
 import HTTPTypes
 import Hummingbird
@@ -40,13 +43,31 @@ enum GatewayHarness {
         }
     }
 
-    /// A port on loopback that nothing listens on: bound, then closed again.
+    /// A port on loopback that refuses connections for the rest of the test process: a socket bound to it and
+    /// never listening (Linux answers a connection with RST), held open so that no other test's server can be
+    /// given the port meanwhile (a port bound and closed again was, under the full suite's load).
     static func closedPort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw ClosedPortError(step: "socket", code: errno) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        guard bound == 0 else { throw ClosedPortError(step: "bind", code: errno) }
+        let named = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        guard named == 0 else { throw ClosedPortError(step: "getsockname", code: errno) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    struct ClosedPortError: Error {
+        let step: String
+        let code: Int32
     }
 
     static func json(_ buffer: ByteBuffer) throws -> [String: Any] {

@@ -56,7 +56,10 @@ import Testing
         try await withLiveConsumer(engine, tokens: tokens, handler: slow) { url, consumer in
             let token = try await tokens.token(.service, subject: "meridian-services")
             let envelopes = [sampleEnvelope(), sampleEnvelope(), sampleEnvelope()]
-            let client = ServiceClient(service: "consumer", baseURL: url)
+            // The rule is exactly-once application, not a deadline: the full suite starves this machine, and the
+            // 24 deliveries (serialised on SQLite's one writer, each with its slow effect) took longer than the
+            // production call deadline of 5 s.
+            let client = ServiceClient(service: "consumer", baseURL: url, timeout: .seconds(120))
             let replies = try await withThrowingTaskGroup(of: (String, Int, String).self) { group in
                 for envelope in envelopes {
                     for _ in 0..<8 {

@@ -38,6 +38,20 @@ import Testing
     }
 
     @Test(arguments: TestDatabase.engines)
+    func committedStatusChangesAreCountedAndEverySeriesStartsAtZero(_ engine: DatabaseEngine) async throws {
+        try await withOrdersService(engine) { h in
+            let before = String(buffer: try await h.client.get("/metrics").body)
+            #expect(before.contains(#"orders_status_changes_total{status="pending"} 0"#))
+            #expect(before.contains(#"orders_payment_attempts_total{kind="refund",status="declined"} 0"#))
+            _ = try await h.client.paidOrderID(userID: h.userID)
+            let after = String(buffer: try await h.client.get("/metrics").body)
+            #expect(after.contains(#"orders_status_changes_total{status="pending"} 1"#))
+            #expect(after.contains(#"orders_status_changes_total{status="paid"} 1"#))
+            #expect(after.contains(#"orders_status_changes_total{status="refunded"} 0"#))
+        }
+    }
+
+    @Test(arguments: TestDatabase.engines)
     func everyResponseCarriesARequestID(_ engine: DatabaseEngine) async throws {
         try await withOrdersService(engine) { h in
             let created = try await h.client.createOrder(orderBody(userID: h.userID), headers: [.requestID: "req-42"])

@@ -80,7 +80,7 @@ struct VerifyCommand: Sendable {
         // Output into a file, not a pipe: a server another suite starts meanwhile could inherit the pipe's write
         // end and keep it open after this process exits.
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("audit-verify-\(UUID().uuidString)")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        try #require(FileManager.default.createFile(atPath: output.path, contents: nil))
         defer { try? FileManager.default.removeItem(at: output) }
         let handle = try FileHandle(forWritingTo: output)
         defer { try? handle.close() }

@@ -10,18 +10,19 @@ import NIOSSL
 import Testing
 
 /// Three real gateway processes (`meridian gateway`, the binary this package builds) sharing one Redis hold one
-/// limit together: hammered in parallel through all three, the admitted requests match the configured rate
-/// within 1%.
+/// limit together: hammered in parallel through all three, they admit what one GCRA limit allows, no more.
 @Suite(.enabled(if: TestRedisServer.isConfigured, "needs Redis"))
 struct GatewaySharedRateLimitTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// 50 per second, bursts of 10, for the sign-in routes, keyed by client address: the test is one client.
-    /// Low enough that the load stays well above it on a busy two-core machine (debug builds, TLS, three
-    /// gateways and the client on the same cores), which the count below needs.
-    static let rate = 50.0
-    static let burst = 10.0
+    /// 2 per second, bursts of 2, for the sign-in routes, keyed by client address: the test is one client. Low
+    /// enough that the load stays far above it even when the full suite starves the machine (debug builds, TLS,
+    /// three gateways and the client on two cores; one run managed only 61 requests in 8 s). How close to the
+    /// configured rate three gateways stay under heavy load is a benchmark's figure (bench/README.md); this test
+    /// checks the count GCRA allows, give or take one request and the window's own uncertainty.
+    static let rate = 2.0
+    static let burst = 2.0
     static let seconds = 8.0
 
     @Test func threeGatewaysShareOneLimit() async throws {
@@ -85,10 +86,10 @@ struct GatewaySharedRateLimitTests {
                 throw error
             }
             let expected = Self.burst + counts.window * Self.rate
-            let error = abs(Double(counts.admitted) - expected) / expected
+            let tolerance = 1 + counts.uncertainty * Self.rate
             #expect(
-                error <= 0.01,
-                "admitted \(counts.admitted), expected \(expected) over \(counts.window) s (± \(counts.uncertainty) s)")
+                abs(Double(counts.admitted) - expected) <= tolerance,
+                "admitted \(counts.admitted), expected \(expected) ± \(tolerance) over \(counts.window) s (± \(counts.uncertainty) s)")
             #expect(counts.limited > counts.admitted, "the load must exceed the limit for the test to mean anything")
             #expect(counts.other == 0, "every decision was the shared one, none a fallback")
         }

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import datetime
 import ipaddress
 import json
@@ -34,7 +35,7 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import warnings
 
@@ -430,6 +431,15 @@ if __name__ == "__main__":
 
 
 # --- helpers of the email interop tests ----------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def authenticated_starttls_server(directory: Path, username: str, password: str) -> Iterator[RecordingSMTPServer]:
+    """What a submission server looks like to the platform: STARTTLS required, a certificate from a fresh test CA
+    in `directory`, AUTH with one account. Records what it accepts."""
+    certificates = make_test_certificates(directory)
+    with RecordingSMTPServer(security="starttls", certificates=certificates, credentials={username: password}) as server:
+        yield server
 
 
 def meridian_smtp_env(server: RecordingSMTPServer, username: str, password: str, sender: str) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import time
 from typing import Any, Callable
 
 import requests
@@ -118,3 +119,17 @@ def assert_problem(response: requests.Response, status: int, kind: str | None = 
 
 def error_fields(problem: dict[str, Any]) -> set[str]:
     return {error["field"] for error in problem.get("errors", [])}
+
+
+def wait_until(condition: Callable[[], Any], timeout: float, what: str, seen: Callable[[], object] | None = None) -> Any:
+    """Polls `condition` until it returns something truthy (returned) or `timeout` seconds pass (an assertion
+    failure naming `what`, and what `seen` reports, if given)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            detail = f"; seen: {seen()}" if seen is not None else ""
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
+        time.sleep(0.1)

@@ -12,7 +12,6 @@ import secrets
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
 import requests
 from segment.analytics.client import Client
 from segment.analytics.request import APIError

@@ -12,12 +12,13 @@ import re
 import secrets
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import pytest
 
 from conftest import Meridian, MeridianFactory
-from smtp_server import ReceivedMessage, RecordingSMTPServer, make_test_certificates, meridian_smtp_env
+from smtp_server import ReceivedMessage, RecordingSMTPServer, authenticated_starttls_server, meridian_smtp_env
+from support import wait_until
 
 SMTP_USER = "meridian-mailer"
 SMTP_PASSWORD = "smtp " + secrets.token_hex(8)
@@ -25,17 +26,6 @@ SENDER = '"Meridian Shop" <shop@meridian.test>'
 DELIVERY_TIMEOUT = 60.0
 # Fast retries, so that a 451 is retried within the test.
 RETRY_ENV = {"MERIDIAN_NOTIFICATIONS_RETRY_BASE_MS": "200", "MERIDIAN_NOTIFICATIONS_RETRY_MAX_SECONDS": "1"}
-
-
-def wait_until(condition: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 def unique_address(tag: str) -> str:
@@ -87,10 +77,7 @@ def parse(message: ReceivedMessage) -> email.message.EmailMessage:
 
 @pytest.fixture(scope="module")
 def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingSMTPServer]:
-    certificates = make_test_certificates(tmp_path_factory.mktemp("smtp-ca"))
-    with RecordingSMTPServer(
-        security="starttls", certificates=certificates, credentials={SMTP_USER: SMTP_PASSWORD}
-    ) as server:
+    with authenticated_starttls_server(tmp_path_factory.mktemp("smtp-ca"), SMTP_USER, SMTP_PASSWORD) as server:
         yield server
 
 

@@ -13,7 +13,7 @@ from typing import Iterator
 import pytest
 
 from conftest import Meridian, MeridianFactory
-from smtp_server import RecordingSMTPServer, make_test_certificates, meridian_smtp_env
+from smtp_server import RecordingSMTPServer, authenticated_starttls_server, meridian_smtp_env
 from support import USER_PASSWORD, ApiSession, BearerAuth, create_order, create_user, pay, unique_email
 from test_email_delivery import DELIVERY_TIMEOUT, RETRY_ENV, messages_to, parse, wait_until
 
@@ -23,10 +23,7 @@ SMTP_PASSWORD = "smtp " + secrets.token_hex(8)
 
 @pytest.fixture(scope="module")
 def receipt_smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingSMTPServer]:
-    certificates = make_test_certificates(tmp_path_factory.mktemp("smtp-ca"))
-    with RecordingSMTPServer(
-        security="starttls", certificates=certificates, credentials={SMTP_USER: SMTP_PASSWORD}
-    ) as server:
+    with authenticated_starttls_server(tmp_path_factory.mktemp("smtp-ca"), SMTP_USER, SMTP_PASSWORD) as server:
         yield server
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
-import os
 import queue
 import shutil
 import socket
@@ -38,7 +37,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from conftest import Meridian
 from oauth_support import CLI_CLIENT_ID, TIMEOUT
-from support import USER_PASSWORD, assert_problem, bearer, create_user
+from support import USER_PASSWORD, bearer, create_user
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

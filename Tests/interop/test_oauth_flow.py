@@ -25,8 +25,7 @@ import ssl
 import subprocess
 import time
 import urllib.parse
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -58,7 +57,6 @@ from oauth_support import (
     TokenSet,
     authorization_code,
     authorization_params,
-    client_credentials,
     exchange_code,
     new_verifier,
     open_login_page,

@@ -181,6 +181,20 @@ def query(base: str, expression: str) -> list[dict]:
     return answer["data"]["result"]
 
 
+def test_alerts_cover_the_slos_and_what_they_do_not_see() -> None:
+    alerts = {rule["alert"]: rule for group in rule_groups() for rule in group["rules"] if "alert" in rule}
+    burn = [name for name in alerts if "BurnRate" in name]
+    assert len([n for n in burn if n.startswith("Availability")]) >= 2, "multi-window availability burn-rate alerts"
+    assert len([n for n in burn if n.startswith("Latency")]) >= 2, "multi-window latency burn-rate alerts"
+    watched = {name: metric_names_in(rule["expr"]) for name, rule in alerts.items()}
+    for metric in ("outbox_lag_seconds", "outbox_dead_total", "tls_certificate_expiry_timestamp_seconds",
+                   "gateway_ratelimit_store_errors_total"):
+        assert any(metric in names for names in watched.values()), f"no alert watches {metric}"
+    for name, rule in alerts.items():
+        assert rule["labels"]["severity"] in {"page", "ticket"}, name
+        assert rule["annotations"]["summary"] and rule["annotations"]["description"], name
+
+
 def test_prometheus_scrapes_every_service_and_records_the_slo_series(meridian: Meridian, prometheus: str) -> None:
     deadline = time.monotonic() + 60
     healthy: set[str] = set()

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
 from conftest import Meridian
+from support import wait_until
 
 DEADLINE = 30.0
 
@@ -106,16 +107,6 @@ def subject_of(token: str) -> str:
     return json.loads(unb64url(token.split(".")[1]))["sub"]
 
 
-def wait_for(check: Callable[[], Any], what: str) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def delivery_status(api: Any, notification_id: str) -> str | None:
     response = api.get(f"/api/notifications/{notification_id}")
     assert response.status_code == 200, response.text
@@ -153,7 +144,7 @@ def test_push_is_decryptable_signed_and_410_unsubscribes(
     )
     assert sent.status_code == 202, sent.text
     notification_id = sent.json()["data"][0]["id"]
-    wait_for(lambda: delivery_status(api, notification_id) == "sent", "the push delivery")
+    wait_until(lambda: delivery_status(api, notification_id) == "sent", DEADLINE, "the push delivery")
 
     message = push_service.received[-1]
     headers = {name.lower(): value for name, value in message["headers"].items()}
@@ -177,7 +168,7 @@ def test_push_is_decryptable_signed_and_410_unsubscribes(
     )
     assert gone.status_code == 202, gone.text
     gone_id = gone.json()["data"][0]["id"]
-    wait_for(lambda: delivery_status(api, gone_id) == "dead", "the 410 to be recorded")
+    wait_until(lambda: delivery_status(api, gone_id) == "dead", DEADLINE, "the 410 to be recorded")
     detail = api.get(f"/api/notifications/{gone_id}").json()
     assert detail["deliveries"][0]["attempts"][-1]["provider_status"] == 410
     listed = api.get("/api/push-subscriptions").json()["data"]

@@ -15,16 +15,15 @@ import json
 import secrets
 import time
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator
 
 import pytest
 
 from conftest import Meridian, MeridianFactory
 from otlp_receiver import OTLPReceiver, ReceivedSpan
-from smtp_server import RecordingSMTPServer, make_test_certificates, meridian_smtp_env
-from support import create_user, order_body, unique_email
+from smtp_server import RecordingSMTPServer, authenticated_starttls_server, meridian_smtp_env
+from support import create_user, order_body, unique_email, wait_until
 
-T = TypeVar("T")
 EXPORT_TIMEOUT = 60.0
 
 
@@ -40,10 +39,7 @@ SMTP_PASSWORD = "smtp " + secrets.token_hex(8)
 
 @pytest.fixture(scope="module")
 def tracing_smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingSMTPServer]:
-    certificates = make_test_certificates(tmp_path_factory.mktemp("tracing-smtp-ca"))
-    with RecordingSMTPServer(
-        security="starttls", certificates=certificates, credentials={SMTP_USER: SMTP_PASSWORD}
-    ) as server:
+    with authenticated_starttls_server(tmp_path_factory.mktemp("tracing-smtp-ca"), SMTP_USER, SMTP_PASSWORD) as server:
         yield server
 
 
@@ -62,18 +58,6 @@ def traced(engine: str, interop_root: Path, otlp: OTLPReceiver, tracing_smtp: Re
         })
     finally:
         factory.close()
-
-
-def wait_for(condition: Callable[[], T | None], what: str, timeout: float = EXPORT_TIMEOUT,
-             seen: Callable[[], object] = lambda: None) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; seen: {seen()}")
-        time.sleep(0.2)
 
 
 def one(spans: list[ReceivedSpan], what: str, **match: object) -> ReceivedSpan:
@@ -127,8 +111,8 @@ def test_one_order_placement_is_one_trace_from_the_gateway_to_the_email(
         sent = any(s.name == "smtp send" for s in spans)
         return spans if ("notifications", "process order.created") in consumers and sent else None
 
-    wait_for(complete, "the notifications service's consumer span of order.created and the email's smtp send span",
-             seen=lambda: (otlp.spans_of(trace_id), len(otlp.spans), otlp.rejected))
+    wait_until(complete, EXPORT_TIMEOUT,
+               "the notifications service's consumer span of order.created and the email's smtp send span", seen=lambda: (otlp.spans_of(trace_id), len(otlp.spans), otlp.rejected))
     # The analytics delivery runs concurrently; give the exporter one more batch for spans still in flight.
     time.sleep(1.0)
     spans = otlp.spans_of(trace_id)
@@ -195,12 +179,12 @@ def test_a_request_without_a_traceparent_starts_its_own_trace_and_log_lines_carr
                 return span
         return None
 
-    gateway = wait_for(root, "the gateway's span of a request without a traceparent")
+    gateway = wait_until(root, EXPORT_TIMEOUT, "the gateway's span of a request without a traceparent")
     assert gateway.parent_span_id == "", "the gateway starts the trace"
-    users = wait_for(
+    users = wait_until(
         lambda: [s for s in otlp.spans_of(gateway.trace_id)
                  if s.kind == "server" and s.attributes.get("meridian.service") == "users"],
-        "the users service's span in the same trace")
+        EXPORT_TIMEOUT, "the users service's span in the same trace")
     assert users[0].attributes["http.response.status_code"] == 404
     # Personal data and credentials never reach a span: no headers are recorded, only the route template names it.
     assert users[0].name == users[0].attributes["http.route"] != "/api/users/usr_does_not_exist"
@@ -217,7 +201,7 @@ def test_a_request_without_a_traceparent_starts_its_own_trace_and_log_lines_carr
                 lines.append(line)
         return lines or None
 
-    lines = wait_for(logged, "a log line written inside a span", timeout=10)
+    lines = wait_until(logged, 10, "a log line written inside a span")
     exported = {(span.trace_id, span.span_id) for span in otlp.spans}
     assert any((line["trace_id"], line.get("span_id")) in exported for line in lines), lines[:5]
 

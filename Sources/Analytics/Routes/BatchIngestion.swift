@@ -5,9 +5,12 @@ import MeridianKit
 /// is reported by its index and does not hold back the others.
 struct BatchIngestion: Sendable {
     let ingestor: EventIngestor
+    /// Counts what became of each element; the service always sets it.
+    var metrics: IngestionMetrics? = nil
 
     func ingest(
-        _ elements: [JSONValue], receivedAt: Date, read: (JSONValue) -> EventReading
+        _ elements: [JSONValue], receivedAt: Date, source: IngestionMetrics.Source = .api,
+        read: (JSONValue) -> EventReading
     ) async throws -> BatchReport {
         var events: [AnalyticsEvent] = []
         events.reserveCapacity(elements.count)
@@ -19,6 +22,7 @@ struct BatchIngestion: Sendable {
             }
         }
         let outcome = try await ingestor.ingest(events, receivedAt: receivedAt)
+        metrics?.record(source, accepted: outcome.accepted, duplicates: outcome.duplicates, rejected: rejected.count)
         return BatchReport(accepted: outcome.accepted, duplicates: outcome.duplicates, rejected: rejected)
     }
 }

@@ -31,7 +31,7 @@ struct SegmentRoutes: Sendable {
         let reader = SegmentMessageReader(
             clock: EventClock(receivedAt: receivedAt, sentAt: sentAt, configuration: configuration),
             breakdowns: PropertyBreakdowns(names: configuration.propertyBreakdowns))
-        let report = try await batches.ingest(elements, receivedAt: receivedAt) { reader.read($0, impliedType: type) }
+        let report = try await batches.ingest(elements, receivedAt: receivedAt, source: .segment) { reader.read($0, impliedType: type) }
         return try Response.json(SegmentReport(report: report))
     }
 

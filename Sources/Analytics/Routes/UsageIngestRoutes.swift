@@ -6,6 +6,8 @@ import MeridianKit
 /// service token (`analytics:write`).
 struct UsageIngestRoutes: Sendable {
     let ingestor: EventIngestor
+    /// Counts the stored and duplicate records; the service always sets it.
+    var metrics: IngestionMetrics? = nil
 
     func register(on router: Router<MeridianRequestContext>) {
         router.post("/internal/analytics/usage") { request, context in try await ingest(request, context) }
@@ -20,6 +22,7 @@ struct UsageIngestRoutes: Sendable {
         let events = UsageRecords.read(&body, receivedAt: receivedAt)
         try body.finish()
         let outcome = try await ingestor.ingest(events ?? [], receivedAt: receivedAt)
+        metrics?.record(.usage, accepted: outcome.accepted, duplicates: outcome.duplicates, rejected: 0)
         return try Response.json(["accepted": outcome.accepted], status: .accepted)
     }
 }

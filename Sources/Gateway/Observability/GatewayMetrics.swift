@@ -87,6 +87,10 @@ final class GatewayMetrics: Sendable {
         usageSent = service.makeCounter("gateway_usage_records_sent", help: "Usage records accepted by analytics")
         usageBatchFailures = service.makeCounter(
             "gateway_usage_batch_failures", help: "Usage batches analytics did not accept")
+        // Exported at 0 from start-up, so the store-failure alert has a series before the first failure.
+        for kind in RateLimiter.storeErrorKinds {
+            _ = service.makeCounter(RateLimiter.storeErrors, help: RateLimiter.storeErrorsHelp, labels: [("error", kind)])
+        }
     }
 
     func rateLimit(_ routeClass: RouteClass, admitted: Bool) {

@@ -58,10 +58,8 @@ public final class RateLimiter: Sendable {
                 return .decided(try await redis.decide(key: key, gcra: gcra))
             } catch {
                 redisRetryAt.store(memory.now() + redisBackoff, ordering: .relaxed)
-                metrics.counter(
-                    "gateway_ratelimit_store_errors", help: "Rate-limit decisions Redis did not answer",
-                    labels: [("error", Self.kind(of: error))]
-                ).increment()
+                metrics.counter(Self.storeErrors, help: Self.storeErrorsHelp, labels: [("error", Self.kind(of: error))])
+                    .increment()
                 logger.warning(
                     "rate limit store unavailable",
                     metadata: ["error": .string(String(describing: error)), "failure_mode": .string(failureMode.rawValue)])
@@ -82,6 +80,10 @@ public final class RateLimiter: Sendable {
             return .unavailable
         }
     }
+
+    static let storeErrors = "gateway_ratelimit_store_errors"
+    static let storeErrorsHelp = "Rate-limit decisions Redis did not answer"
+    static let storeErrorKinds = ["timeout", "connect", "closed", "protocol", "shutdown", "error_reply", "other"]
 
     static func kind(of error: any Error) -> String {
         switch error {

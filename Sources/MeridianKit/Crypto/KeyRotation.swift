@@ -49,6 +49,9 @@ public struct KeyRotation: Service {
                 // With a single data key nothing can be sealed under an older one: no scan, no row locks.
                 if cipher.loadedVersions.count > 1 {
                     while !Task.isShuttingDownGracefully, try await step() {}
+                } else if let primary = cipher.primaryVersion {
+                    // Nothing can be left on another key: the progress gauges say so without a scan.
+                    recordGauges(primary: primary, remaining: 0)
                 }
             } catch is CancellationError {
                 return

@@ -27,6 +27,7 @@ public struct EventPublishing: Sendable {
             producer: producer, database: database, cipher: cipher,
             subscriberURL: { service in try settings.url(of: service) }, tokens: tokens, metrics: metrics,
             policy: policy, readiness: readiness, logger: logger)
+        OutboxMetrics(metrics: metrics).register(subscribers: subscriptions.allSubscribers)
     }
 
     /// The same, from a `ServiceCore`.

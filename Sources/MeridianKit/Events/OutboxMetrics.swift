@@ -18,22 +18,36 @@ public struct OutboxMetrics: Sendable {
             descriptor: .init(metricName: "outbox_pending", unitName: "", helpText: "Outbox deliveries not yet acknowledged"))
     }
 
-    func delivered(_ subscriber: String) {
+    /// Makes the per-subscriber counters at 0, so dead letters and retries are on `/metrics` (and the
+    /// dashboards' rates have a series) before the first one happens.
+    func register(subscribers: [String]) {
+        for subscriber in subscribers {
+            delivered(subscriber, 0)
+            retried(subscriber, 0)
+            dead(subscriber, 0)
+        }
+    }
+
+    func delivered(_ subscriber: String) { delivered(subscriber, 1) }
+    func retried(_ subscriber: String) { retried(subscriber, 1) }
+    func dead(_ subscriber: String) { dead(subscriber, 1) }
+
+    private func delivered(_ subscriber: String, _ amount: Int64) {
         metrics.counter(
             "outbox_delivered", help: "Events acknowledged by a subscriber", labels: [("subscriber", subscriber)]
-        ).increment()
+        ).increment(by: amount)
     }
 
-    func retried(_ subscriber: String) {
+    private func retried(_ subscriber: String, _ amount: Int64) {
         metrics.counter(
             "outbox_retried", help: "Failed delivery attempts scheduled for a retry", labels: [("subscriber", subscriber)]
-        ).increment()
+        ).increment(by: amount)
     }
 
-    func dead(_ subscriber: String) {
+    private func dead(_ subscriber: String, _ amount: Int64) {
         metrics.counter(
             "outbox_dead", help: "Deliveries given up after the attempt or age bound", labels: [("subscriber", subscriber)]
-        ).increment()
+        ).increment(by: amount)
     }
 
     func record(_ backlog: OutboxStore.Backlog, now: Date) {

@@ -77,7 +77,7 @@ public struct ServiceCore: Sendable {
     ) -> some ApplicationProtocol {
         ServiceHost.makeApplication(
             router: router, listen: settings.listen, services: [database, keyRotation] + extraServices, readiness: readiness,
-            logger: logger, tls: settings.tls,
+            logger: logger, tls: settings.tls, metrics: metrics,
             prepare: {
                 try await migrate()
                 try await cipher.load()

@@ -52,11 +52,14 @@ public enum ServiceHost {
         readiness: Readiness,
         logger: Logger,
         tls: ServerCertificate? = nil,
+        // Where the served certificate's expiry is exported (`tls_certificate_expiry_timestamp_seconds`).
+        metrics: ServiceMetrics? = nil,
         // How long a connection may send nothing (between requests, or within a slow request) before it closes.
         idleTimeout: Duration = .seconds(75),
         prepare: @escaping @Sendable () async throws -> Void = {},
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
+        if let tls, let metrics { metrics.exportExpiry(of: tls) }
         var app = Application(
             // Every request in a server span; the logger's label is the service's name (ServiceUnit names it).
             router: TracedRouter(router, service: logger.label),

@@ -15,6 +15,13 @@ public final class ServiceMetrics: Sendable {
         self.service = service
     }
 
+    /// Values read at scrape time (a certificate's expiry), set just before each exposition.
+    private let beforeExposition = Mutex<[@Sendable () -> Void]>([])
+
+    public func refreshBeforeEachScrape(_ refresh: @escaping @Sendable () -> Void) {
+        beforeExposition.withLock { $0.append(refresh) }
+    }
+
     static let latencyBuckets: [Duration] = [
         .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
         .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
@@ -65,6 +72,7 @@ public final class ServiceMetrics: Sendable {
 
     /// The Prometheus text exposition.
     public func exposition() -> [UInt8] {
+        for refresh in beforeExposition.withLock({ $0 }) { refresh() }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return buffer

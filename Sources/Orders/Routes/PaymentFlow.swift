@@ -77,7 +77,7 @@ struct PaymentFlow: Sendable {
         }
         let recorded = try await repository.recordOutcome(attemptID: attempt.id, result: result, now: Date())
         metrics.counter(
-            "orders_payment_attempts", help: "Finished payment attempts by kind and status",
+            "orders_payment_attempts", help: OrderMetrics.paymentAttemptsHelp,
             labels: [("kind", attempt.kind.rawValue), ("status", recorded.attempt.status.rawValue)]
         ).increment()
         logger.info(

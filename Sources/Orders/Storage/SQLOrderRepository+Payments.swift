@@ -76,7 +76,8 @@ extension SQLOrderRepository {
         case .declined(let reason): (status, failureReason) = (.declined, reason)
         case .failed(let reason): (status, failureReason) = (.failed, reason)
         }
-        return try await database.transaction { sql in
+        // With whether this call moved the order on (a resumed request that lost the race did not).
+        let (recorded, advanced) = try await database.transaction { sql in
             let orderID = try await attemptRow(attemptID, sql).decode(column: "order_id", as: String.self)
             guard var order = try await lockOrder(orderID, sql) else {
                 throw StoredDataInconsistent(detail: "payment attempt \(attemptID) belongs to no order")
@@ -97,7 +98,7 @@ extension SQLOrderRepository {
                 // A request that resumed this attempt recorded the provider's answer first (the provider gave
                 // both the same answer, under the same idempotency key): report what is stored.
                 let stored = try OrderRows.attempt(from: try await attemptRow(attemptID, sql), cipher: cipher)
-                return RecordedPayment(attempt: stored, order: order)
+                return (RecordedPayment(attempt: stored, order: order), false)
             }
             let attempt = try OrderRows.attempt(from: updated, cipher: cipher)
             let statusBefore = order.status
@@ -116,8 +117,10 @@ extension SQLOrderRepository {
                 try await events?.statusChanged(from: previous, to: order, on: sql)
             }
             try await audit?.paymentRecorded(attempt, order: order, previousStatus: statusBefore, on: sql)
-            return RecordedPayment(attempt: attempt, order: order)
+            return (RecordedPayment(attempt: attempt, order: order), order.status != statusBefore)
         }
+        if advanced { metrics?.entered(recorded.order.status) }
+        return recorded
     }
 
     public func releaseAttempt(attemptID: String, now: Date) async throws {

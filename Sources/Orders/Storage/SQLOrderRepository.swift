@@ -19,16 +19,27 @@ public struct SQLOrderRepository: OrderRepository {
     let events: OrderEvents?
     /// Writes each change's audit record in the change's transaction. The service always sets it.
     let audit: OrderAudit?
+    /// Counts committed status changes. The service always sets it.
+    let metrics: OrderMetrics?
 
-    public init(
+    init(
         database: any Database, cipher: FieldCipher, paymentLease: Duration = .seconds(60), events: OrderEvents? = nil,
-        audit: OrderAudit? = nil
+        audit: OrderAudit? = nil, metrics: OrderMetrics?
     ) {
         self.database = database
         self.cipher = cipher
         self.paymentLease = paymentLease
         self.events = events
         self.audit = audit
+        self.metrics = metrics
+    }
+
+    public init(
+        database: any Database, cipher: FieldCipher, paymentLease: Duration = .seconds(60), events: OrderEvents? = nil,
+        audit: OrderAudit? = nil
+    ) {
+        self.init(
+            database: database, cipher: cipher, paymentLease: paymentLease, events: events, audit: audit, metrics: nil)
     }
 
     public func insert(_ order: Order) async throws {
@@ -38,6 +49,7 @@ public struct SQLOrderRepository: OrderRepository {
             try await events?.created(order, on: sql)
             try await audit?.created(order, on: sql)
         }
+        metrics?.entered(order.status)
     }
 
     public func order(id: String) async throws -> Order? {
@@ -62,7 +74,7 @@ public struct SQLOrderRepository: OrderRepository {
         let items = try OrderRows.sealed(order.items, column: "items", orderID: order.id, cipher: cipher)
         let address = try OrderRows.sealed(
             order.shippingAddress, column: "shipping_address", orderID: order.id, cipher: cipher)
-        return try await database.transaction { sql in
+        let (previous, result) = try await database.transaction { sql in
             guard let stored = try await lockOrder(order.id, sql) else { throw OrderStoreError.orderNotFound }
             try await refuseWhilePaymentProcessing(order.id, now: now, sql)
             let row = try await sql.update("orders")
@@ -80,8 +92,10 @@ public struct SQLOrderRepository: OrderRepository {
             let updated = try OrderRows.order(from: row, cipher: cipher)
             try await events?.statusChanged(from: stored.status, to: updated, on: sql)
             try await audit?.changed(from: stored, to: updated, on: sql)
-            return updated
+            return (stored.status, updated)
         }
+        if result.status != previous { metrics?.entered(result.status) }
+        return result
     }
 
     /// The order's row, locked for the rest of the transaction.
