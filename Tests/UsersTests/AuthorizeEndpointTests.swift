@@ -37,6 +37,18 @@ import Testing
     ]
 
     @Test(arguments: TestDatabase.engines)
+    func aClientIDNoClientCanHaveGetsTheUnknownClientPage(_ engine: DatabaseEngine) async throws {
+        try await withRawUsersService(engine) { client, _ in
+            for clientID in ["cli_\u{0}x", "cli with spaces", "clïent", String(repeating: "c", count: 201)] {
+                let response = try await client.execute(uri: authorizeURI(clientID: clientID), method: .get)
+                #expect(response.status == .badRequest, "\(clientID.debugDescription)")
+                #expect(response.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(String(buffer: response.body).contains("not registered here"))
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.engines)
     func unregisteredRedirectURIsGetAnErrorPageNeverARedirect(_ engine: DatabaseEngine) async throws {
         try await withRawUsersService(engine) { client, service in
             let app = try await service.createClient(

@@ -92,7 +92,11 @@ struct AuthorizeRoutes: Sendable {
 
     private func validate(_ fields: FormEncoding.Fields) async throws -> Validation {
         var client: OAuthClient?
-        if let id = fields["client_id"], id.utf8.count <= 200 { client = try await clients.find(id: id)?.client }
+        // Client ids are short printable ASCII: anything else names no client (and a NUL would not even reach
+        // PostgreSQL), so it gets the same page as an unknown client instead of a storage problem.
+        if let id = fields["client_id"], id.utf8.count <= 200, id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            client = try await clients.find(id: id)?.client
+        }
         switch AuthorizationRequest.validate(fields, client: client) {
         case .valid(let request): return .valid(request)
         case .untrusted(let message): return .done(pages.errorPage(message))
