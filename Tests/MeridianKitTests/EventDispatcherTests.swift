@@ -250,7 +250,7 @@ let singleSubscriber = EventSubscriptions(["thing.made": ["alpha"]])
         }
     }
 
-    @Test(.disabled("known defect, left open: not a claim race (the claim is one atomic UPDATE ... RETURNING); under load an attempt most likely fails after the proxy counted it, when an internal-client request waits longer than the 2 s connect timeout for one of the 8 pooled connections per host (AsyncHTTPClient getConnectionFromPoolTimeout), and the retry is counted again; the fix belongs in ServiceClient.makeInternalClient"), arguments: TestDatabase.engines)
+    @Test(arguments: TestDatabase.engines)
     func twoDispatchersDeliverEveryEventExactlyOnce(_ engine: DatabaseEngine) async throws {
         let tokens = await TestTokens.make()
         // Counts every request on its way to the consumer, before the inbox: a concurrent double delivery would

@@ -129,4 +129,21 @@ import Testing
             #expect(try await client.execute(uri: "/api/roles/auditor", method: .delete).status == .noContent)
         }
     }
+
+    /// PostgreSQL refuses the `IN ()` an empty role list would produce; emptying an account's roles is legal.
+    @Test(arguments: TestDatabase.engines)
+    func anAccountsRolesCanBeEmptied(_ engine: DatabaseEngine) async throws {
+        try await withUsersService(engine) { client, _ in
+            let id = try await client.createdUserID(email: "no-roles@example.com")
+            let emptied = try await client.execute(
+                uri: "/api/users/\(id)/roles", method: .put, headers: jsonHeaders + [.ifMatch: "\"v1\""],
+                body: try jsonBody(["roles": [String]()]))
+            #expect(emptied.status == .ok)
+            #expect(try object(emptied)["roles"] as? [String] == [])
+            let missing = try await client.execute(
+                uri: "/api/users/\(Identifier.make(prefix: "usr"))/roles", method: .put, headers: jsonHeaders,
+                body: try jsonBody(["roles": [String]()]))
+            #expect(missing.status == .notFound)
+        }
+    }
 }

@@ -11,6 +11,7 @@ PKCE (`Meridian.api` is a session that carries the admin's token and refreshes i
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import re
@@ -387,9 +388,16 @@ def engine(request: pytest.FixtureRequest) -> str:
 def meridian(engine: str, interop_root: Path) -> Iterator[Meridian]:
     """A running server shared by the tests of one module on one engine; each module gets its own, so a crash
     one module provokes does not fail another's tests."""
+    with running_meridian(engine, interop_root) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def running_meridian(engine: str, interop_root: Path, env: dict[str, str] | None = None) -> Iterator[Meridian]:
+    """A platform started with `env` over the defaults, stopped and its files removed on leaving the block."""
     factory = MeridianFactory(interop_root)
     try:
-        yield factory.launch(engine)
+        yield factory.launch(engine, env=env)
     finally:
         factory.close()
 

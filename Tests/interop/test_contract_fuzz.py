@@ -31,7 +31,7 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
-from conftest import Meridian, MeridianFactory
+from conftest import Meridian, running_meridian
 from oauth_support import authorization_params, open_login_page, submit_login
 from support import (
     TIMEOUT,
@@ -104,11 +104,8 @@ def seed(api: ApiSession) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def fuzz_target(engine: str, interop_root: Path) -> Iterator[Meridian]:
     """The fuzzer's own server, so that whatever it breaks does not fail the hand-written tests below."""
-    factory = MeridianFactory(interop_root)
-    try:
-        yield factory.launch(engine)
-    finally:
-        factory.close()
+    with running_meridian(engine, interop_root) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from conftest import Meridian, MeridianFactory
+from conftest import Meridian, running_meridian
 from smtp_server import ReceivedMessage, RecordingSMTPServer, authenticated_starttls_server, meridian_smtp_env
 from support import wait_until
 
@@ -84,12 +84,9 @@ def smtp_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RecordingS
 @pytest.fixture(scope="module")
 def mailing_meridian(engine: str, interop_root: Path, smtp_server: RecordingSMTPServer) -> Iterator[Meridian]:
     """A platform whose notifications service sends email through `smtp_server`."""
-    factory = MeridianFactory(interop_root)
-    try:
-        env = {**meridian_smtp_env(smtp_server, SMTP_USER, SMTP_PASSWORD, SENDER), **RETRY_ENV}
-        yield factory.launch(engine, env=env)
-    finally:
-        factory.close()
+    env = {**meridian_smtp_env(smtp_server, SMTP_USER, SMTP_PASSWORD, SENDER), **RETRY_ENV}
+    with running_meridian(engine, interop_root, env) as server:
+        yield server
 
 
 def test_received_messages_are_well_formed(mailing_meridian: Meridian, smtp_server: RecordingSMTPServer) -> None:

@@ -12,10 +12,10 @@ from typing import Iterator
 
 import pytest
 
-from conftest import Meridian, MeridianFactory
+from conftest import Meridian, running_meridian
 from smtp_server import RecordingSMTPServer, authenticated_starttls_server, meridian_smtp_env
-from support import USER_PASSWORD, ApiSession, BearerAuth, create_order, create_user, pay, unique_email
-from test_email_delivery import DELIVERY_TIMEOUT, RETRY_ENV, messages_to, parse, wait_until
+from support import USER_PASSWORD, ApiSession, BearerAuth, create_order, create_user, pay, unique_email, wait_until
+from test_email_delivery import DELIVERY_TIMEOUT, RETRY_ENV, messages_to, parse
 
 SMTP_USER = "receipts"
 SMTP_PASSWORD = "smtp " + secrets.token_hex(8)
@@ -29,12 +29,9 @@ def receipt_smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording
 
 @pytest.fixture(scope="module")
 def shop(engine: str, interop_root: Path, receipt_smtp: RecordingSMTPServer) -> Iterator[Meridian]:
-    factory = MeridianFactory(interop_root)
-    try:
-        env = {**meridian_smtp_env(receipt_smtp, SMTP_USER, SMTP_PASSWORD, "Meridian <orders@meridian.test>"), **RETRY_ENV}
-        yield factory.launch(engine, env=env)
-    finally:
-        factory.close()
+    env = {**meridian_smtp_env(receipt_smtp, SMTP_USER, SMTP_PASSWORD, "Meridian <orders@meridian.test>"), **RETRY_ENV}
+    with running_meridian(engine, interop_root, env) as server:
+        yield server
 
 
 def test_paying_an_order_mails_a_receipt(shop: Meridian, receipt_smtp: RecordingSMTPServer) -> None:

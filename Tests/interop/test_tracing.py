@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import pytest
 
-from conftest import Meridian, MeridianFactory
+from conftest import Meridian, running_meridian
 from otlp_receiver import OTLPReceiver, ReceivedSpan
 from smtp_server import RecordingSMTPServer, authenticated_starttls_server, meridian_smtp_env
 from support import create_user, order_body, unique_email, wait_until
@@ -45,19 +45,17 @@ def tracing_smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recording
 
 @pytest.fixture(scope="module")
 def traced(engine: str, interop_root: Path, otlp: OTLPReceiver, tracing_smtp: RecordingSMTPServer) -> Iterator[Meridian]:
-    factory = MeridianFactory(interop_root)
-    try:
-        yield factory.launch(engine, env={
-            **meridian_smtp_env(tracing_smtp, SMTP_USER, SMTP_PASSWORD, "Meridian <orders@meridian.test>"),
-            "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
-            # The configurable sampler: parent-based, every root kept (the default, spelled out).
-            "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
-            "OTEL_TRACES_SAMPLER_ARG": "1.0",
-            # Export batches soon after the spans end rather than every 5 s.
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-        })
-    finally:
-        factory.close()
+    env = {
+        **meridian_smtp_env(tracing_smtp, SMTP_USER, SMTP_PASSWORD, "Meridian <orders@meridian.test>"),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp.endpoint,
+        # The configurable sampler: parent-based, every root kept (the default, spelled out).
+        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio",
+        "OTEL_TRACES_SAMPLER_ARG": "1.0",
+        # Export batches soon after the spans end rather than every 5 s.
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }
+    with running_meridian(engine, interop_root, env) as server:
+        yield server
 
 
 def one(spans: list[ReceivedSpan], what: str, **match: object) -> ReceivedSpan:

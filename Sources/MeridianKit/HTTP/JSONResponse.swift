@@ -32,22 +32,6 @@ public enum MeridianJSON {
     }
 }
 
-/// RFC 3339 timestamps in UTC with millisecond precision.
-public enum Timestamp {
-    public static func format(_ date: Date) -> String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
-    }
-
-    public static func parse(_ text: String) -> Date? {
-        if let date = try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text) { return date }
-        return try? Date.ISO8601FormatStyle().parse(text)
-    }
-
-    /// Microseconds since the epoch: how times are stored, so both engines sort and compare them alike.
-    public static func micros(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1_000_000).rounded()) }
-    public static func date(micros: Int64) -> Date { Date(timeIntervalSince1970: Double(micros) / 1_000_000) }
-}
-
 extension Response {
     /// A JSON response with the shared encoder.
     public static func json(

@@ -30,8 +30,9 @@ extension SQLUserRepository: UserIdentityRepository {
     func setRoles(id: String, expectedVersion: Int64, roles: [String], now: Date) async throws -> User {
         try await database.transaction { sql in
             // Locks the named roles on PostgreSQL: a concurrent delete of one of them waits for this assignment
-            // and then sees it, instead of leaving an account holding a role that no longer exists.
-            let existing = Set(
+            // and then sees it, instead of leaving an account holding a role that no longer exists. No roles, no
+            // query: `IN ()` is an SQLite extension that PostgreSQL refuses.
+            let existing = roles.isEmpty ? [] : Set(
                 try await sql.select().column("name").from("roles").where("name", .in, roles).for(.update).all()
                     .map { try $0.decode(column: "name", as: String.self) })
             let unknown = roles.filter { !existing.contains($0) }
