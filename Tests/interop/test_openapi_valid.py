@@ -112,7 +112,7 @@ TOKEN_OPTIONAL = {("post", "/api/users")}
 # endpoint. Only failures of the gateway in front of them (413 over its body limit, 503, 504) are problems.
 OAUTH_JSON_ERRORS = {"/oauth/token", "/oauth/revoke", "/oauth/introspect"}
 HTML_PAGES = {"/oauth/authorize"}
-GATEWAY_FAILURES = {"413", "503", "504"}
+GATEWAY_FAILURES = {"413", "429", "503", "504"}
 # `POST /api/clients` does not replay: the replayed answer would hand out the client's secret a second time. Nor
 # does `POST /api/analytics/write-keys`, for the same reason: it refuses `Idempotency-Key` with a 400.
 NOT_IDEMPOTENT = {"/api/clients", "/api/analytics/write-keys"}
@@ -308,7 +308,10 @@ def test_proxied_routes_document_gateway_failures(document: dict[str, Any]) -> N
     checked = 0
     for method, path, operation in operations(document):
         if any(under(path, prefix) for prefix in proxied):
-            assert {"503", "504"} <= set(operation["responses"]), f"{method.upper()} {path}"
+            # Every proxied request passes the rate limiter (ProxyRoutes), so every one of them can be a 429.
+            assert {"429", "503", "504"} <= set(operation["responses"]), f"{method.upper()} {path}"
+            limited = resolve(document, operation["responses"]["429"])
+            assert {"Retry-After", "RateLimit", "RateLimit-Policy"} <= set(limited["headers"]), f"{method.upper()} {path}"
             checked += 1
     assert checked == len(EXPECTED_OPERATIONS) - 1, "every route but the gateway's own document is proxied"
 
