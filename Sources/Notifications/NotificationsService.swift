@@ -19,6 +19,7 @@ public struct NotificationsService: Sendable {
     let queue: DeliveryQueue
     let composer: NotificationComposer
     let dispatcher: DeliveryDispatcher
+    let deliveryMetrics: DeliveryMetrics
     let smtp: SMTPClient?
     let inbox: Inbox
 
@@ -80,6 +81,7 @@ public struct NotificationsService: Sendable {
             email: EmailSender(client: smtp, from: options.from),
             push: WebPushSender(client: pushClient, keys: vapidKeys, subject: options.vapidSubject))
         inbox = Inbox(database: database, logger: logger)
+        deliveryMetrics = DeliveryMetrics(metrics: core.metrics)
     }
 
     public func makeRouter() -> Router<MeridianRequestContext> {
@@ -101,7 +103,7 @@ public struct NotificationsService: Sendable {
     var worker: DeliveryWorker {
         DeliveryWorker(
             queue: queue, dispatcher: dispatcher, policy: options.retry, readiness: readiness, audit: audit,
-            metrics: metrics, logger: core.logger, batchSize: max(1, options.concurrency))
+            metrics: deliveryMetrics, logger: core.logger, batchSize: max(1, options.concurrency))
     }
 
     /// The HTTP server with the database, the delivery worker and the SMTP client and, before it accepts
@@ -109,7 +111,6 @@ public struct NotificationsService: Sendable {
     public func makeApplication(
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        DeliveryWorker.registerMetrics(metrics)
         var services: [any Service] = []
         if options.concurrency > 0 { services.append(worker) }
         if let smtp { services.append(smtp) }

@@ -75,6 +75,7 @@ public struct UsersService: Sendable {
         let audit = AuditLog(service: UsersService.name, cipher: cipher, checkpoints: settings.auditCheckpoints)
         self.audit = audit
         self.metrics = ServiceMetrics(service: UsersService.name)
+        metrics.exportPoolUsage(of: database)
         self.keyRotation = KeyRotation(
             cipher: cipher, database: database, columns: UsersService.encryptedColumns, metrics: metrics, logger: logger)
         self.readiness = Readiness()

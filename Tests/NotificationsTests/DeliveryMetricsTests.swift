@@ -15,12 +15,49 @@ import Testing
         try await h.service.makeApplication().test(.router) { client in
             let exposition = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
             for channel in Channel.allCases {
-                for status in DeliveryWorker.attemptResults {
+                for status in DeliveryMetrics.attemptResults {
                     #expect(
                         exposition.contains(
                             #"notification_delivery_attempts_total{channel="\#(channel.rawValue)",status="\#(status.rawValue)"} 0"#))
                 }
             }
+        }
+    }
+
+    /// An attempt increments the series of its channel and result, and no other: an email without SMTP settings
+    /// becomes a dead letter on its first attempt.
+    @Test(arguments: TestDatabase.engines)
+    func anAttemptCountsUnderItsChannelAndResult(_ engine: DatabaseEngine) async throws {
+        let h = try await NotificationHarness(engine)
+        let admin = try await h.token(.admin)
+        try await h.service.makeApplication().test(.router) { client in
+            let sent = try await client.call(
+                .post, "/api/notifications", token: admin,
+                body: NotificationRoutesTests.send(to: Identifier.make(prefix: "usr"), channels: #"["email"]"#))
+            #expect(sent.status == .accepted)
+            #expect(try await h.service.worker.runOnce() == 1)
+            let exposition = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            for channel in Channel.allCases {
+                for status in DeliveryMetrics.attemptResults {
+                    let count = channel == .email && status == .dead ? 1 : 0
+                    #expect(
+                        exposition.contains(
+                            #"notification_delivery_attempts_total{channel="\#(channel.rawValue)",status="\#(status.rawValue)"} \#(count)"#))
+                }
+            }
+        }
+    }
+
+    /// The service exports its database pool (the kernel's `db_pool_*` series, made by `ServiceCore`).
+    @Test(arguments: TestDatabase.engines)
+    func theDatabasePoolIsExported(_ engine: DatabaseEngine) async throws {
+        let h = try await NotificationHarness(engine)
+        try await h.service.makeApplication().test(.router) { client in
+            let exposition = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+            let engineLabel = #"{engine="\#(engine.rawValue)"}"#
+            #expect(exposition.contains("db_pool_connections_in_use\(engineLabel) "))
+            #expect(exposition.contains("db_pool_connections_max\(engineLabel) "))
+            #expect(exposition.contains("# TYPE db_pool_wait_seconds histogram"))
         }
     }
 }

@@ -49,6 +49,7 @@ public struct ServiceCore: Sendable {
         self.encryptedColumns = encryptedColumns + AuditLog.encryptedColumns + IdempotencyMiddleware.encryptedColumns
         self.database = try openDatabase(url: settings.databaseURL, schema: name, logger: logger)
         self.metrics = ServiceMetrics(service: name)
+        metrics.exportPoolUsage(of: database)
         self.cipher = FieldCipher(service: name, database: database, masterKey: masterKey)
         self.audit = AuditLog(service: name, cipher: cipher, checkpoints: settings.auditCheckpoints)
         self.keyRotation = KeyRotation(

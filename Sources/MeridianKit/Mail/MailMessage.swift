@@ -85,7 +85,7 @@ public struct MailMessage: Sendable {
     /// never collide with a body line.
     var boundary: String {
         let digest = SHA256.hash(data: Data(messageIDField.utf8))
-        return "=_meridian_" + digest.prefix(12).map { String(format: "%02x", $0) }.joined()
+        return "=_meridian_" + digest.prefix(12).hexString
     }
 
     static func isAllowedFieldName(_ name: String) -> Bool {

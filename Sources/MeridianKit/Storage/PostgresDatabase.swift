@@ -6,11 +6,14 @@ import ServiceLifecycle
 
 /// PostgreSQL through postgres-nio's pooled `PostgresClient`, each service in its own schema (set as the
 /// connection's `search_path` at start-up, so queries name tables without a schema).
-public final class PostgresDatabase: Database {
+public final class PostgresDatabase: PooledDatabase {
     public let engine = DatabaseEngine.postgres
     public let schema: String
     private let client: PostgresClient
     private let logger: Logger
+    /// Every connection leased from `client` goes through `withLeasedConnection`, which counts it here.
+    private let leases = ConnectionLeases()
+    private let maximumConnections: Int
 
     public init(configuration: PostgresClient.Configuration, schema: String, logger: Logger) {
         var configuration = configuration
@@ -18,12 +21,39 @@ public final class PostgresDatabase: Database {
         self.schema = schema
         self.logger = logger
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.maximumConnections = configuration.options.maximumConnections
+    }
+
+    public func connectionPoolSnapshot() -> ConnectionPoolSnapshot {
+        ConnectionPoolSnapshot(inUse: leases.current, capacity: maximumConnections)
+    }
+
+    public func observeConnectionWaits(_ observer: @escaping @Sendable (Duration) -> Void) {
+        leases.observeWaits(observer)
+    }
+
+    /// Leases a connection from the pool for `body`, counted in `leases`. A wait that ends without a connection
+    /// (the pool's connection timeout, cancellation) is reported as a wait too.
+    private func withLeasedConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let requested = ContinuousClock.now
+        var leased = false
+        do {
+            return try await client.withConnection { connection in
+                leased = true
+                leases.begin(waitedSince: requested)
+                defer { leases.end() }
+                return try await body(connection)
+            }
+        } catch {
+            if !leased { leases.recordWait(since: requested) }
+            throw error
+        }
     }
 
     public func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await DatabaseSpan.run("read", engine: engine, namespace: schema) {
             try await PostgresDatabase.refusingBadInput {
-                try await client.withConnection { connection in
+                try await withLeasedConnection { connection in
                     try await body(connection.sql(queryLogLevel: nil))
                 }
             }
@@ -50,7 +80,7 @@ public final class PostgresDatabase: Database {
     }
 
     private func run<T: Sendable>(transaction body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await client.withConnection { connection in
+        try await withLeasedConnection { connection in
             let sql = connection.sql(queryLogLevel: nil)
             try await sql.raw("BEGIN").run()
             do {
@@ -66,7 +96,7 @@ public final class PostgresDatabase: Database {
 
     /// Creates the service's schema; migrations then create their tables in it.
     public func createSchema() async throws {
-        try await client.withConnection { connection in
+        try await withLeasedConnection { connection in
             let sql = connection.sql(queryLogLevel: nil)
             try await sql.raw("CREATE SCHEMA IF NOT EXISTS \(ident: schema)").run()
         }
@@ -74,7 +104,7 @@ public final class PostgresDatabase: Database {
 
     /// Drops the schema and everything in it; tests use this to clean up after themselves.
     public func dropSchema() async throws {
-        try await client.withConnection { connection in
+        try await withLeasedConnection { connection in
             try await connection.sql(queryLogLevel: nil).raw("DROP SCHEMA IF EXISTS \(ident: schema) CASCADE").run()
         }
     }

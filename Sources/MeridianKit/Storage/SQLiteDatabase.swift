@@ -11,22 +11,37 @@ import ServiceLifecycle
 /// SQLite in WAL mode with `synchronous=FULL` (an acknowledged commit survives power loss), one writer
 /// connection serialised by a lock, and a few reader connections that WAL lets run beside it. The file and its
 /// WAL are created 0600.
-public final class SQLiteDatabase: Database {
+public final class SQLiteDatabase: PooledDatabase {
     public let engine = DatabaseEngine.sqlite
     public let path: String
     private let logger: Logger
     private let writeLock = AsyncLock()
     private let connections: Connections
+    /// The writer, leased under `writeLock`: at most one lease at a time.
+    private let writerLeases = ConnectionLeases()
+
+    /// A reader connection and the reads running on it now; reads share a reader (they take turns on its
+    /// thread), so a reader is in use while at least one read runs on it.
+    private final class Reader: Sendable {
+        let connection: SQLiteConnection
+        let reads = Atomic<Int>(0)
+
+        init(_ connection: SQLiteConnection) { self.connection = connection }
+
+        var isInUse: Bool { reads.load(ordering: .relaxed) > 0 }
+    }
 
     private final class Connections: Sendable {
         let writer: SQLiteConnection
-        let readers: [SQLiteConnection]
+        let readers: [Reader]
         let next = Atomic<Int>(0)
 
         init(writer: SQLiteConnection, readers: [SQLiteConnection]) {
             self.writer = writer
-            self.readers = readers
+            self.readers = readers.map(Reader.init)
         }
+
+        var all: [SQLiteConnection] { [writer] + readers.map(\.connection) }
 
         let closed = Atomic<Bool>(false)
 
@@ -34,7 +49,7 @@ public final class SQLiteDatabase: Database {
         /// on the closed handle).
         func close() async {
             guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
-            for connection in [writer] + readers {
+            for connection in all {
                 // The future-based close still runs when the calling task is already cancelled, as it is when
                 // a service group stops; the async one would not.
                 try? await connection.close().get()
@@ -45,10 +60,10 @@ public final class SQLiteDatabase: Database {
         /// connections; each pending close keeps its connection alive until it has run.
         deinit {
             guard !closed.load(ordering: .acquiring) else { return }
-            for connection in [writer] + readers { _ = connection.close() }
+            for connection in all { _ = connection.close() }
         }
 
-        func reader() -> SQLiteConnection {
+        func reader() -> Reader {
             readers[next.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
         }
     }
@@ -97,8 +112,24 @@ public final class SQLiteDatabase: Database {
 
     public func read<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
         try await DatabaseSpan.run("read", engine: engine, namespace: nil) {
-            try await body(connections.reader().sql(queryLogLevel: nil))
+            let reader = connections.reader()
+            reader.reads.add(1, ordering: .relaxed)
+            defer { reader.reads.subtract(1, ordering: .relaxed) }
+            return try await body(reader.connection.sql(queryLogLevel: nil))
         }
+    }
+
+    /// The writer and each reader with a read running count as in use; the capacity is all of them.
+    public func connectionPoolSnapshot() -> ConnectionPoolSnapshot {
+        ConnectionPoolSnapshot(
+            inUse: writerLeases.current + connections.readers.count(where: \.isInUse),
+            capacity: 1 + connections.readers.count)
+    }
+
+    /// Reads never wait for a connection (they share the readers), so the waits are the transactions' waits for
+    /// the write lock.
+    public func observeConnectionWaits(_ observer: @escaping @Sendable (Duration) -> Void) {
+        writerLeases.observeWaits(observer)
     }
 
     public func transaction<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
@@ -107,7 +138,10 @@ public final class SQLiteDatabase: Database {
     }
 
     private func transactionInLock<T: Sendable>(_ body: (any SQLDatabase) async throws -> T) async throws -> T {
-        try await writeLock.withLock {
+        let requested = ContinuousClock.now
+        return try await writeLock.withLock {
+            writerLeases.begin(waitedSince: requested)
+            defer { writerLeases.end() }
             let sql = connections.writer.sql(queryLogLevel: nil)
             try await sql.raw("BEGIN IMMEDIATE").run()
             do {
@@ -115,10 +149,17 @@ public final class SQLiteDatabase: Database {
                 try await sql.raw("COMMIT").run()
                 return result
             } catch {
-                try? await sql.raw("ROLLBACK").run()
+                await rollBack()
                 throw error
             }
         }
+    }
+
+    /// `ROLLBACK` through the future-based query, which runs even when the calling task is cancelled: the async
+    /// one throws `CancellationError` without running, and the writer would then stay inside the transaction,
+    /// refusing every later one ("cannot start a transaction within a transaction").
+    private func rollBack() async {
+        _ = try? await connections.writer.query("ROLLBACK", [], logger: logger) { _ in }.get()
     }
 
     public func run() async throws {

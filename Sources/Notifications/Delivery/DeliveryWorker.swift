@@ -13,7 +13,7 @@ struct DeliveryWorker: Service {
     let policy: RetryPolicy
     let readiness: Readiness
     let audit: AuditLog
-    let metrics: ServiceMetrics
+    let metrics: DeliveryMetrics
     let logger: Logger
     var batchSize = 16
     var pollInterval: Duration = .milliseconds(250)
@@ -85,10 +85,7 @@ struct DeliveryWorker: Service {
                         ])),
                     actor: .system(NotificationsService.name), on: sql)
             }
-            metrics.counter(
-                "notification_delivery_attempts", help: "Delivery attempts by channel and resulting status.",
-                labels: [("channel", delivery.channel.rawValue), ("status", status.rawValue)]
-            ).increment()
+            metrics.recordAttempt(channel: delivery.channel, result: status)
             logger.info(
                 "delivery attempted",
                 metadata: [

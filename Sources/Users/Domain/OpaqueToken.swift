@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MeridianKit
 
 /// The random secrets of the authorization server: authorization codes, refresh tokens, client secrets and
 /// CSRF cookies. Each is 256 bits from the system's CSPRNG, written base64url without padding (43 characters),
@@ -16,7 +17,7 @@ enum OpaqueToken {
     /// The lookup key of a token: SHA-256, lower-case hex. A fast hash is enough because the input has 256
     /// bits of entropy; nobody can guess their way to a match.
     static func hash(_ token: String) -> String {
-        SHA256.hash(data: Array(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Array(token.utf8)).hexString
     }
 
     /// Whether `text` could be a token this server made: bounds the work done on garbage before any lookup.
