@@ -259,7 +259,10 @@ let singleSubscriber = EventSubscriptions(["thing.made": ["alpha"]])
         try await OutboxFixture.with(engine, subscriptions: singleSubscriber) { producer in
             try await withLiveConsumer(engine, tokens: tokens) { url, consumer in
                 let router = Router()
-                let forwarder = ServiceClient(service: "alpha", baseURL: url)
+                // Generous timeouts on both hops: a delivery that times out on a starved machine is retried, and
+                // that legitimate second attempt would look like a double delivery here. The rule under test is
+                // that two dispatchers never claim the same event, so no attempt may fail for want of time.
+                let forwarder = ServiceClient(service: "alpha", baseURL: url, timeout: .seconds(120))
                 router.post(RouterPath(EventReceiver.path)) { request, _ -> Response in
                     var request = request
                     let body = try await request.collectBody(upTo: 1 << 20)
@@ -276,17 +279,23 @@ let singleSubscriber = EventSubscriptions(["thing.made": ["alpha"]])
                     let proxyURL = "http://127.0.0.1:\(try #require(client.port))"
                     var ids: [String] = []
                     for _ in 0..<40 { ids.append(try await producer.makeThing().id) }
-                    let policy = OutboxDeliveryPolicy(batchSize: 5)
+                    let policy = OutboxDeliveryPolicy(requestTimeout: .seconds(120), batchSize: 5)
                     let first = producer.dispatcher(urls: ["alpha": proxyURL], tokens: TestServiceTokens(tokens), policy: policy)
                     let second = producer.dispatcher(urls: ["alpha": proxyURL], tokens: TestServiceTokens(tokens), policy: policy)
-                    try await withThrowingTaskGroup(of: Void.self) { group in
+                    let failedAttempts = try await withThrowingTaskGroup(of: Int.self) { group in
                         for dispatcher in [first, second] {
                             group.addTask {
-                                while try await dispatcher.dispatchDue().claimed > 0 {}
+                                var failed = 0
+                                while true {
+                                    let round = try await dispatcher.dispatchDue()
+                                    failed += round.retried + round.dead
+                                    if round.claimed == 0 { return failed }
+                                }
                             }
                         }
-                        try await group.waitForAll()
+                        return try await group.reduce(0, +)
                     }
+                    #expect(failedAttempts == 0, "an attempt failed, so its retry is a second request by design")
                     let counts = received.withLock { $0 }
                     #expect(Set(counts.keys) == Set(ids))
                     #expect(counts.values.allSatisfy { $0 == 1 })

@@ -94,6 +94,18 @@ import Testing
         #expect(errors.map(\.field) == ["a", "b", "c"])
     }
 
+    /// "e" with four combining marks is one Swift `Character` but five code points; JSON Schema's maxLength
+    /// (the OpenAPI document's) counts code points, so the server must too.
+    @Test func lengthsCountCodePointsAsJSONSchemaDoes() throws {
+        let errors = validationErrors {
+            var body = try reader(#"{"zalgo": "e\u0301\u0302\u0303\u0304", "fits": "e\u0301\u0302"}"#)
+            _ = body.string("zalgo", maxLength: 3)
+            #expect(body.string("fits", maxLength: 3) == "e\u{301}\u{302}")
+            try body.finish()
+        }
+        #expect(errors.map(\.field) == ["zalgo"])
+    }
+
     @Test func arrayBoundsAreChecked() throws {
         let errors = validationErrors {
             var body = try reader(#"{"empty": [], "many": [{}, {}, {}]}"#)

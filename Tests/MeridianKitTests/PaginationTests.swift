@@ -1,3 +1,6 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
 import MeridianKit
 import Testing
 
@@ -21,5 +24,23 @@ import Testing
         #expect(full.nextCursor.flatMap(PageRequest.decodeCursor) == "b")
         let last = request.page([Item(id: "a"), Item(id: "b")], id: \.id)
         #expect(last.nextCursor == nil)
+    }
+}
+
+@Suite struct QueryReaderTests {
+    func reader(_ query: String, known: Set<String>) -> QueryReader {
+        let head = HTTPRequest(method: .get, scheme: "https", authority: "meridian.test", path: "/x?\(query)")
+        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer()))
+        return QueryReader(request, known: known)
+    }
+
+    @Test func lengthsCountCodePointsAsTheDocumentsMaxLengthDoes() {
+        // "o" and four combining marks: one Swift Character, five code points.
+        var long = reader("id=o%CC%81%CC%82%CC%83%CC%84", known: ["id"])
+        #expect(long.string("id", maxLength: 3) == nil)
+        #expect(long.errors.map(\.field) == ["id"])
+        var fits = reader("id=o%CC%81%CC%82", known: ["id"])
+        #expect(fits.string("id", maxLength: 3) == "o\u{301}\u{302}")
+        #expect(fits.errors.isEmpty)
     }
 }

@@ -63,7 +63,9 @@ public struct FieldReader {
             fail(name, "must be a string, not \(value.kindName)")
             return nil
         }
-        let length = string.count
+        // Code points, as JSON Schema's minLength/maxLength count them (not Swift's grapheme clusters, which
+        // fold any number of combining marks into one character).
+        let length = string.unicodeScalars.count
         if length < minLength {
             fail(name, minLength == 1 ? "must not be empty" : "must be at least \(minLength) characters")
             return nil

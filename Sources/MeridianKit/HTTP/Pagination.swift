@@ -86,7 +86,8 @@ public struct QueryReader: Sendable {
 
     public mutating func string(_ name: String, maxLength: Int = 254) -> String? {
         guard let value = parameters[name] else { return nil }
-        if value.isEmpty || value.count > maxLength {
+        // Code points, as the OpenAPI document's maxLength counts them.
+        if value.isEmpty || value.unicodeScalars.count > maxLength {
             fail(name, "must be 1 to \(maxLength) characters")
             return nil
         }
