@@ -38,11 +38,11 @@ public struct NotificationsService: Sendable {
     public init(
         settings: ServiceSettings, logger: Logger, verifier: (any AccessTokenVerifier)? = nil,
         notifications: NotificationSettings? = nil, tokens: (any ServiceTokenSource)? = nil,
-        pushClient: HTTPClient = HTTPClient.shared
+        pushClient: HTTPClient? = nil
     ) throws {
         try self.init(
             settings: settings, logger: logger, verifier: verifier, notifications: notifications, tokens: tokens,
-            directory: nil, pushClient: pushClient)
+            directory: nil, pushClient: pushClient ?? WebPushSender.pushServiceClient)
     }
 
     init(

@@ -164,8 +164,7 @@ public struct UsersService: Sendable {
     public func migrate() async throws -> [String] {
         let applied = try await Migrator(
             database: database,
-            migrations: UsersMigrations.all + [IdempotencyMiddleware.sealing] + CryptoMigrations.all + OutboxMigrations.all
-                + AuditMigrations.all,
+            migrations: UsersMigrations.all + OutboxMigrations.all + ServiceCore.kernelMigrations,
             logger: logger
         ).run()
         try await cipher.load()
@@ -178,5 +177,5 @@ public struct UsersService: Sendable {
     public static let encryptedColumns: [EncryptedColumn] =
         SQLUserRepository.encryptedColumns + SQLClientRepository.encryptedColumns + GrantStore.encryptedColumns
         + SigningKeyStore.encryptedColumns + ServiceSecrets.encryptedColumns + Outbox.encryptedColumns
-        + AuditLog.encryptedColumns + IdempotencyMiddleware.encryptedColumns
+        + ServiceCore.kernelEncryptedColumns
 }

@@ -18,11 +18,14 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from conftest import Meridian, running_meridian
 from otlp_receiver import OTLPReceiver, ReceivedSpan
 from smtp_server import RecordingSMTPServer, authenticated_starttls_server, meridian_smtp_env
 from support import create_user, order_body, unique_email, wait_until
+from test_push import PushService, b64url, delivery_status, subject_of
 
 EXPORT_TIMEOUT = 60.0
 
@@ -53,6 +56,8 @@ def traced(engine: str, interop_root: Path, otlp: OTLPReceiver, tracing_smtp: Re
         "OTEL_TRACES_SAMPLER_ARG": "1.0",
         # Export batches soon after the spans end rather than every 5 s.
         "OTEL_BSP_SCHEDULE_DELAY": "200",
+        # test_push_services_get_no_trace_headers: the push service is plain HTTP on loopback.
+        "MERIDIAN_PUSH_ALLOW_LOOPBACK_HTTP": "1",
     }
     with running_meridian(engine, interop_root, env) as server:
         yield server
@@ -240,3 +245,38 @@ def test_the_sampler_is_parent_based_with_a_configurable_ratio_for_roots(
     assert any(span.attributes.get("url.query") == "limit=8" for span in otlp.spans_of(sampled))
     dropped = [span for span in otlp.spans if span.attributes.get("url.query") == "limit=7"]
     assert dropped == [], dropped
+
+
+def test_push_services_get_no_trace_headers(traced: Meridian, otlp: OTLPReceiver) -> None:
+    """A push service is a third party: the request to it carries no W3C trace headers (they would let it link a
+    notification to Meridian's internal traces), while Meridian's own client span still records the call."""
+    push_service = PushService()
+    try:
+        received = _push_once(traced, push_service, trace_id := secrets.token_hex(16))
+    finally:
+        push_service.close()
+    assert not {name.lower() for name in received["headers"]} & {"traceparent", "tracestate", "baggage"}, received
+    span = wait_until(
+        lambda: next((s for s in otlp.spans_of(trace_id) if s.kind == "client" and s.attributes.get("peer.service") == "web-push"), None),
+        EXPORT_TIMEOUT, "the push client span in the request's trace", seen=lambda: otlp.spans_of(trace_id))
+    assert span.attributes["server.address"] == "127.0.0.1"
+
+
+def _push_once(traced: Meridian, push_service: PushService, trace_id: str) -> dict:
+    """Subscribes the admin at `push_service`, sends one push within trace `trace_id`, and returns what arrived."""
+    api = traced.api
+    admin = subject_of(traced.admin_token())
+    browser = ec.generate_private_key(ec.SECP256R1())
+    p256dh = browser.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+    created = api.post("/api/push-subscriptions", json={
+        "endpoint": push_service.endpoint("traced"), "expirationTime": None,
+        "keys": {"p256dh": b64url(p256dh), "auth": b64url(secrets.token_bytes(16))}})
+    assert created.status_code == 201, created.text
+    sent = api.post(
+        "/api/notifications",
+        json={"recipients": [{"user_id": admin}], "channels": ["push"], "category": "news", "subject": "s", "text": "t"},
+        headers={"traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"})
+    assert sent.status_code == 202, sent.text
+    notification_id = sent.json()["data"][0]["id"]
+    wait_until(lambda: delivery_status(api, notification_id) == "sent", EXPORT_TIMEOUT, "the push delivery")
+    return push_service.received[-1]

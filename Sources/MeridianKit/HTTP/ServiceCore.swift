@@ -45,8 +45,8 @@ public struct ServiceCore: Sendable {
             throw ServiceSettings.Missing(
                 description: "no master key for the \(name) service: set MERIDIAN_MASTER_KEY or --master-key-file")
         }
-        self.migrations = migrations + [IdempotencyMiddleware.sealing] + CryptoMigrations.all + AuditMigrations.all
-        self.encryptedColumns = encryptedColumns + AuditLog.encryptedColumns + IdempotencyMiddleware.encryptedColumns
+        self.migrations = migrations + ServiceCore.kernelMigrations
+        self.encryptedColumns = encryptedColumns + ServiceCore.kernelEncryptedColumns
         self.database = try openDatabase(url: settings.databaseURL, schema: name, logger: logger)
         self.metrics = ServiceMetrics(service: name)
         metrics.exportPoolUsage(of: database)
@@ -56,6 +56,12 @@ public struct ServiceCore: Sendable {
             cipher: cipher, database: database, columns: self.encryptedColumns, metrics: metrics, logger: logger)
         self.readiness = Readiness()
     }
+
+    /// The kernel's tables every service keeps (sealed idempotency records, data keys, the audit log), after the
+    /// service's own; the users service, which is not built on `ServiceCore`, lists them too.
+    public static let kernelMigrations = [IdempotencyMiddleware.sealing] + CryptoMigrations.all + AuditMigrations.all
+    /// The kernel's columns that hold ciphertext, for key rotation.
+    public static let kernelEncryptedColumns = AuditLog.encryptedColumns + IdempotencyMiddleware.encryptedColumns
 
     /// The shared middleware and operational routes, then access control and idempotency: routes added to the
     /// returned router get all of them.
