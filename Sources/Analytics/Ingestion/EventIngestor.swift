@@ -15,16 +15,20 @@ struct EventIngestor: Sendable {
     let database: any Database
     let events: EventStore
     let rollups: RollupStore
+    let tuning = WriterTuning()
 
     init(database: any Database, sealer: PropertySealer) {
         self.database = database
-        self.events = EventStore(sealer: sealer)
+        self.events = EventStore(sealer: sealer, engine: database.engine)
         self.rollups = RollupStore(engine: database.engine)
     }
 
     func ingest(_ batch: [AnalyticsEvent], receivedAt: Date = Date()) async throws -> IngestOutcome {
         guard !batch.isEmpty else { return IngestOutcome(accepted: 0, duplicates: 0) }
-        return try await database.transaction { sql in try await ingest(batch, receivedAt: receivedAt, on: sql) }
+        return try await database.transaction { sql in
+            try await tuning.applyOnce(on: sql, engine: database.engine)
+            return try await ingest(batch, receivedAt: receivedAt, on: sql)
+        }
     }
 
     /// In the caller's transaction (the inbox of domain events shares it).

@@ -9,6 +9,13 @@ struct RollupAccumulator {
         var errors: Int64 = 0
         var userHashes: [UInt64] = []
         var latencies: [UInt64] = []
+
+        mutating func add(userHash: UInt64, latency: UInt64?, isError: Bool) {
+            count += 1
+            if isError { errors += 1 }
+            userHashes.append(userHash)
+            if let latency { latencies.append(latency) }
+        }
     }
 
     private(set) var deltas: [RollupKey: Delta] = [:]
@@ -29,10 +36,8 @@ struct RollupAccumulator {
     }
 
     private mutating func add(_ event: AnalyticsEvent, _ userHash: UInt64, _ key: RollupKey) {
-        deltas[key, default: Delta()].count += 1
-        if event.isError { deltas[key]!.errors += 1 }
-        deltas[key]!.userHashes.append(userHash)
-        if let latency = event.latencyMicros { deltas[key]!.latencies.append(latency) }
+        // One lookup: the default subscript modifies the stored delta in place.
+        deltas[key, default: Delta()].add(userHash: userHash, latency: event.latencyMicros, isError: event.isError)
     }
 
     /// `delta` applied to the row's stored state.

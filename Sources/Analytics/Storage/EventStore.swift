@@ -5,16 +5,19 @@ import SQLKit
 /// Writes raw events: multi-row inserts that let the primary key drop duplicates, and report which rows were new.
 struct EventStore: Sendable {
     let sealer: PropertySealer
+    let engine: DatabaseEngine
 
-    /// Rows per INSERT statement: 9 binds each keeps a statement well under both engines' parameter limits.
-    static let rowsPerStatement = 500
+    /// Rows per INSERT statement, 9 binds each: a whole batch in one statement on SQLite (whose build allows
+    /// 250,000 parameters; each statement is a round trip through the database's thread pool), well under
+    /// PostgreSQL's 65,535 parameters there.
+    var rowsPerStatement: Int { engine == .sqlite ? BatchLimits.maxEvents : 500 }
 
     /// Inserts `events` (ids already unique within the batch) and answers the ids that were new.
     func insert(_ events: [AnalyticsEvent], receivedAt: Int64, on sql: any SQLDatabase) async throws -> Set<String> {
         var inserted = Set<String>(minimumCapacity: events.count)
         var start = 0
         while start < events.count {
-            let chunk = events[start..<min(start + EventStore.rowsPerStatement, events.count)]
+            let chunk = events[start..<min(start + rowsPerStatement, events.count)]
             let builder = sql.insert(into: "analytics_events")
                 .columns(
                     "event_id", "event_name", "distinct_id", "user_id", "anonymous_id", "occurred_at", "received_at",
@@ -29,7 +32,7 @@ struct EventStore: Sendable {
             }
             let rows = try await builder.ignoringConflicts(with: "event_id").returning("event_id").all()
             for row in rows { inserted.insert(try row.decode(column: "event_id", as: String.self)) }
-            start += EventStore.rowsPerStatement
+            start += rowsPerStatement
         }
         return inserted
     }

@@ -5,13 +5,17 @@ import SQLKit
 /// Applies a batch's rollup deltas: each touched row is read once, merged in memory (counts added, sketches
 /// merged) and written once.
 ///
-/// Concurrency: rows are created empty first (`ON CONFLICT DO NOTHING`), then read with `FOR UPDATE` on
-/// PostgreSQL, so two replicas ingesting into the same bucket serialise on the row instead of one overwriting
-/// the other's sketch. SQLite's single writer (`BEGIN IMMEDIATE`) serialises them already.
+/// Concurrency: on PostgreSQL rows are created empty first (`ON CONFLICT DO NOTHING`), then read with
+/// `FOR UPDATE`, so two replicas ingesting into the same bucket serialise on the row instead of one overwriting
+/// the other's sketch. SQLite's single writer (`BEGIN IMMEDIATE`) serialises them already, so there the rows are
+/// only read, and the final upsert creates the new ones.
 struct RollupStore: Sendable {
     let engine: DatabaseEngine
 
-    static let rowsPerStatement = 200
+    /// Rows per statement. Each statement is a round trip through the database's thread pool, and on a busy
+    /// machine every hop waits for a core, so SQLite (whose build allows 250,000 parameters) takes a whole
+    /// batch's rows in one or two statements; PostgreSQL's limit is 65,535 parameters.
+    var rowsPerStatement: Int { engine == .sqlite ? 5000 : 200 }
 
     func apply(_ accumulator: RollupAccumulator, on sql: any SQLDatabase) async throws {
         guard !accumulator.isEmpty else { return }
@@ -25,28 +29,19 @@ struct RollupStore: Sendable {
 
     private func lockRows(_ keys: [RollupKey], on sql: any SQLDatabase) async throws -> [RollupKey: RollupCounts] {
         var stored: [RollupKey: RollupCounts] = [:]
-        let empty = HyperLogLog().serialized
+        stored.reserveCapacity(keys.count)
         var start = 0
         while start < keys.count {
-            let chunk = keys[start..<min(start + RollupStore.rowsPerStatement, keys.count)]
-            start += RollupStore.rowsPerStatement
-            let placeholders = sql.insert(into: "analytics_rollups").columns(RollupStore.columns)
-            for key in chunk {
-                placeholders.values(RollupStore.keyBinds(key) + [SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(empty), SQLLiteral.null])
+            let chunk = keys[start..<min(start + rowsPerStatement, keys.count)]
+            start += rowsPerStatement
+            let query: SQLQueryString
+            switch engine {
+            case .postgres:
+                try await createEmptyRows(chunk, on: sql)
+                query = RollupStore.lockingSelect(chunk)
+            case .sqlite:
+                query = RollupStore.joinSelect(chunk)
             }
-            try await placeholders.ignoringConflicts(
-                with: ["granularity", "event_name", "dimension", "bucket", "dim_value"]
-            ).run()
-
-            var query: SQLQueryString = """
-                SELECT granularity, bucket, event_name, dimension, dim_value, event_count, error_count, users, latency \
-                FROM analytics_rollups WHERE (granularity, event_name, dimension, bucket, dim_value) IN (VALUES 
-                """
-            for (index, key) in chunk.enumerated() {
-                query += index == 0 ? "" : ", "
-                query += "(\(bind: key.interval.rawValue), \(bind: key.name), \(bind: key.dimension), \(bind: key.bucket), \(bind: key.value))"
-            }
-            query += engine == .postgres ? ") FOR UPDATE" : ")"
             for row in try await sql.raw(query).all() {
                 let (key, counts) = try RollupStore.decode(row)
                 stored[key] = counts
@@ -55,12 +50,58 @@ struct RollupStore: Sendable {
         return stored
     }
 
+    private func createEmptyRows(_ chunk: ArraySlice<RollupKey>, on sql: any SQLDatabase) async throws {
+        let empty = HyperLogLog().serialized
+        let placeholders = sql.insert(into: "analytics_rollups").columns(RollupStore.columns)
+        for key in chunk {
+            placeholders.values(RollupStore.keyBinds(key) + [SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(empty), SQLLiteral.null])
+        }
+        try await placeholders.ignoringConflicts(
+            with: ["granularity", "event_name", "dimension", "bucket", "dim_value"]
+        ).run()
+    }
+
+    /// PostgreSQL: the rows by their primary key, locked until the transaction ends.
+    private static func lockingSelect(_ chunk: ArraySlice<RollupKey>) -> SQLQueryString {
+        var query: SQLQueryString = """
+            SELECT granularity, bucket, event_name, dimension, dim_value, event_count, error_count, users, latency \
+            FROM analytics_rollups WHERE (granularity, event_name, dimension, bucket, dim_value) IN (VALUES 
+            """
+        for (index, key) in chunk.enumerated() {
+            query += index == 0 ? "" : ", "
+            query += "(\(bind: key.interval.rawValue), \(bind: key.name), \(bind: key.dimension), \(bind: key.bucket), \(bind: key.value))"
+        }
+        query += ") FOR UPDATE"
+        return query
+    }
+
+    /// SQLite: the rows by their primary key, as a join of the keys with the table. SQLite plans a row-value
+    /// `IN (VALUES …)` as a scan of the whole primary-key index (one scan per statement, growing with the table);
+    /// the join is one primary-key lookup per key.
+    private static func joinSelect(_ chunk: ArraySlice<RollupKey>) -> SQLQueryString {
+        var query: SQLQueryString = """
+            SELECT r.granularity AS granularity, r.bucket AS bucket, r.event_name AS event_name, \
+            r.dimension AS dimension, r.dim_value AS dim_value, r.event_count AS event_count, \
+            r.error_count AS error_count, r.users AS users, r.latency AS latency \
+            FROM (VALUES 
+            """
+        for (index, key) in chunk.enumerated() {
+            query += index == 0 ? "" : ", "
+            query += "(\(bind: key.interval.rawValue), \(bind: key.name), \(bind: key.dimension), \(bind: key.bucket), \(bind: key.value))"
+        }
+        query += """
+            ) AS k CROSS JOIN analytics_rollups AS r ON r.granularity = k.column1 AND r.event_name = k.column2 \
+            AND r.dimension = k.column3 AND r.bucket = k.column4 AND r.dim_value = k.column5
+            """
+        return query
+    }
+
     private func write(_ rows: [RollupKey: RollupCounts], on sql: any SQLDatabase) async throws {
         let entries = Array(rows)
         var start = 0
         while start < entries.count {
-            let chunk = entries[start..<min(start + RollupStore.rowsPerStatement, entries.count)]
-            start += RollupStore.rowsPerStatement
+            let chunk = entries[start..<min(start + rowsPerStatement, entries.count)]
+            start += rowsPerStatement
             let upsert = sql.insert(into: "analytics_rollups").columns(RollupStore.columns)
             for (key, counts) in chunk {
                 upsert.values(RollupStore.keyBinds(key) + [

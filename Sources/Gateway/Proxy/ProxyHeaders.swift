@@ -48,9 +48,14 @@ enum ProxyHeaders {
             headers.add(name: field.name.rawName, value: field.value)
         }
         headers.add(name: "X-Request-Id", value: requestID)
-        let ours = forwardedElement(remoteAddress: remoteAddress, host: host)
-        let earlier = fields[values: .forwarded].filter { !$0.isEmpty }
-        headers.add(name: "Forwarded", value: (earlier + [ours]).joined(separator: ", "))
+        // The client's elements, then ours, in one string (no intermediate arrays per request).
+        var forwarded = ""
+        for earlier in fields[values: .forwarded] where !earlier.isEmpty {
+            forwarded += earlier
+            forwarded += ", "
+        }
+        forwarded += forwardedElement(remoteAddress: remoteAddress, host: host)
+        headers.add(name: "Forwarded", value: forwarded)
         return headers
     }
 
@@ -61,7 +66,8 @@ enum ProxyHeaders {
         var fields = HTTPFields()
         fields.reserveCapacity(headers.count)
         for (name, value) in headers {
-            guard !isHopByHop(name.lowercased(), connectionOptions: options), let fieldName = HTTPField.Name(name)
+            // The field name's canonical form is already lower-case: no second lower-cased copy per header.
+            guard let fieldName = HTTPField.Name(name), !isHopByHop(fieldName.canonicalName, connectionOptions: options)
             else { continue }
             fields.append(HTTPField(name: fieldName, value: value))
         }

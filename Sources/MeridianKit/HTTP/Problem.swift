@@ -59,6 +59,11 @@ public struct Problem: HTTPResponseError, Sendable {
     public func makeResponse() -> Response {
         var fields = headers
         fields[.contentType] = Problem.contentType
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: serializedBody())))
+    }
+
+    /// The problem document (RFC 9457) as JSON.
+    func serializedBody() -> [UInt8] {
         var body: [String: JSONValue] = [
             "type": .string(type),
             "title": .string(title),
@@ -69,8 +74,7 @@ public struct Problem: HTTPResponseError, Sendable {
             body["errors"] = .array(errors.map { .object(["field": .string($0.field), "message": .string($0.message)]) })
         }
         for (key, value) in extensions where body[key] == nil { body[key] = .string(value) }
-        let data = JSONValue.object(body).serialized()
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Array(JSONValue.object(body).serialized())
     }
 }
 

@@ -78,7 +78,8 @@ public enum ServiceHost {
     /// HTTP/1.1, over TLS 1.3 when the service has a certificate (`ServerCertificate.tlsConfiguration`). What
     /// `HTTPServerBuilder.tls` builds, made here so a TLS setup error surfaces when the server starts.
     static func server(tls: ServerCertificate?, idleTimeout: Duration = .seconds(75)) -> HTTPServerBuilder {
-        let http1 = HTTP1Channel.Configuration(idleTimeout: TimeAmount(idleTimeout))
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [MalformedRequestHandler()], idleTimeout: TimeAmount(idleTimeout))
         guard let tls else { return .http1(configuration: http1) }
         return HTTPServerBuilder { responder in
             try TLSChannel(
