@@ -16,13 +16,16 @@ struct GatewaySharedRateLimitTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    /// 2 per second, bursts of 2, for the sign-in routes, keyed by client address: the test is one client. Low
+    /// 2 per second, bursts of 6, for the sign-in routes, keyed by client address: the test is one client. Low
     /// enough that the load stays far above it even when the full suite starves the machine (debug builds, TLS,
-    /// three gateways and the client on two cores; one run managed only 61 requests in 8 s). How close to the
-    /// configured rate three gateways stay under heavy load is a benchmark's figure (bench/README.md); this test
-    /// checks the count GCRA allows, give or take one request and the window's own uncertainty.
+    /// three gateways and the client on two cores; one run managed only 61 requests in 8 s). The burst lets the
+    /// limiter bank what a stall of up to 3 s leaves unused (a starved run once had no decision for over a second
+    /// and admitted 15 of 17.8: with a burst of 2, anything beyond 1 s is lost), so the count stays exact. How
+    /// close to the configured rate three gateways stay under heavy load is a benchmark's figure
+    /// (bench/README.md); this test checks the count GCRA allows, give or take one request and the window's own
+    /// uncertainty.
     static let rate = 2.0
-    static let burst = 2.0
+    static let burst = 6.0
     static let seconds = 8.0
 
     @Test func threeGatewaysShareOneLimit() async throws {

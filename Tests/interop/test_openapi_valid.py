@@ -155,6 +155,23 @@ def resolve(document: dict[str, Any], node: Any) -> Any:
     return node
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML 1.2 requires mapping keys to be unique; PyYAML keeps the last of two silently, strict parsers
+    (the gateway's own Yams, many code generators) refuse the document."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            assert key not in seen, f"duplicate key {key!r} at line {key_node.start_mark.line + 1}"
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def test_document_has_no_duplicate_keys() -> None:
+    assert yaml.load(DOCUMENT.read_text(), Loader=_UniqueKeyLoader)["openapi"]
+
+
 def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
     assert document["openapi"].startswith("3.1.")
     validate(document)
@@ -187,6 +204,9 @@ def test_operations_are_named_and_every_response_carries_a_request_id(document: 
                 assert resolve(document, response["content"]["application/json"]["schema"])["properties"]["error"]
             elif path in HTML_PAGES and status not in GATEWAY_FAILURES:
                 assert media == ["text/html"], label
+            elif path in HTML_PAGES and status == "429":
+                # The gateway's rate-limit problem always; the sign-in throttle's page where there is a form.
+                assert "application/problem+json" in media and set(media) <= {"text/html", "application/problem+json"}, label
             elif path in HTML_PAGES and status == "413":
                 assert set(media) == {"text/html", "application/problem+json"}, label
             else:
