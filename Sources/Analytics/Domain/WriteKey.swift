@@ -23,7 +23,7 @@ struct WriteKey: Sendable, Encodable {
     }
 
     static func hash(_ secret: String) -> String {
-        SHA256.hash(data: Data(secret.utf8)).map { String(format: "%02x", $0) }.joined()
+        SHA256.hash(data: Data(secret.utf8)).hexString
     }
 
     enum CodingKeys: String, CodingKey {
