@@ -43,4 +43,23 @@ import Testing
         #expect(fits.string("id", maxLength: 3) == "o\u{301}\u{302}")
         #expect(fits.errors.isEmpty)
     }
+
+    @Test func plusIsASpaceAsFormsAndBrowsersSendItAndAnEncodedPlusStaysAPlus() {
+        var query = reader("event=Signed+Up&tag=c%2B%2B&id=a%20b", known: ["event", "tag", "id"])
+        #expect(query.string("event") == "Signed Up")
+        #expect(query.string("tag") == "c++")
+        #expect(query.string("id") == "a b")
+        #expect(query.errors.isEmpty)
+    }
+
+    @Test func timesAcceptAnOffsetWhosePlusWasNotEncoded() {
+        var query = reader("from=2026-01-31T13:00:00+01:00&to=2026-01-31T12:00:00%2B00:00&bad=2026-01-31", known: ["from", "to", "bad"])
+        let from = query.time("from")
+        let to = query.time("to")
+        let bad = query.time("bad")
+        #expect(from?.timeIntervalSince1970 == 1_769_860_800)
+        #expect(to?.timeIntervalSince1970 == 1_769_860_800)
+        #expect(bad == nil)
+        #expect(query.errors.map(\.field) == ["bad"])
+    }
 }

@@ -15,7 +15,7 @@ struct FunnelRoutes: Sendable {
     }
 
     func funnel(_ request: Request) async throws -> Response {
-        var query = FormQuery.reader(request, known: ["steps", "window", "from", "to"])
+        var query = QueryReader(request, known: ["steps", "window", "from", "to"])
         var steps: [String]?
         if let text = query.raw("steps") {
             let names = text.split(separator: ",", omittingEmptySubsequences: false).map(String.init)

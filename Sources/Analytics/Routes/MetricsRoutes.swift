@@ -19,7 +19,7 @@ struct MetricsRoutes: Sendable {
     }
 
     func metrics(_ request: Request) async throws -> Response {
-        var query = FormQuery.reader(request, known: ["event", "interval", "from", "to", "breakdown"])
+        var query = QueryReader(request, known: ["event", "interval", "from", "to", "breakdown"])
         let event = query.string("event", maxLength: BatchLimits.maxNameLength)
         if query.raw("event") == nil { query.fail("event", "is required") }
         let interval = query.oneOf("interval", RollupInterval.allCases.map(\.rawValue)).flatMap(RollupInterval.init) ?? .hour

@@ -14,7 +14,7 @@ struct UsageQueryRoutes: Sendable {
     }
 
     func usage(_ request: Request) async throws -> Response {
-        var query = FormQuery.reader(request, known: ["from", "to"])
+        var query = QueryReader(request, known: ["from", "to"])
         let range = TimeRange.read(&query, interval: .minute, defaultSpan: 86_400, maxSpan: 3660 * 86_400)
         try query.finish()
         guard let range else { throw Problem.badQuery(query.errors) }

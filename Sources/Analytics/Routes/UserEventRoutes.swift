@@ -16,7 +16,7 @@ struct UserEventRoutes: Sendable {
     }
 
     func list(_ request: Request) async throws -> Response {
-        var query = FormQuery.reader(request, known: PageRequest.parameters.union(["user_id"]))
+        var query = QueryReader(request, known: PageRequest.parameters.union(["user_id"]))
         let userID = query.string("user_id", maxLength: BatchLimits.maxIDLength)
         if query.raw("user_id") == nil { query.fail("user_id", "is required") }
         let page = PageRequest(reading: &query)

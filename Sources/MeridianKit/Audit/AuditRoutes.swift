@@ -76,12 +76,7 @@ struct AuditFilter: Sendable {
     }
 
     private static func time(_ name: String, _ query: inout QueryReader) -> Int64? {
-        guard let text = query.raw(name) else { return nil }
-        guard let date = Timestamp.parse(text) else {
-            query.fail(name, "must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
-            return nil
-        }
-        return Timestamp.micros(date)
+        query.time(name).map(Timestamp.micros)
     }
 
     func apply(to select: SQLSelectBuilder) -> SQLSelectBuilder {

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 
 /// Cursor pagination over time-ordered ids: the cursor is the last id of the previous page, base64url-encoded
 /// so that clients treat it as opaque.
@@ -62,10 +63,15 @@ public struct QueryReader: Sendable {
     public private(set) var errors: [FieldError] = []
 
     /// `known` lists every parameter the route accepts; any other is an error.
+    ///
+    /// The query is read as clients write it, `application/x-www-form-urlencoded`: `+` stands for a space.
+    /// Python's `requests`, browsers' `URLSearchParams` and HTML forms send `event=Signed Up` as
+    /// `event=Signed+Up`, and a literal plus as `%2B`. Hummingbird percent-decodes only (RFC 3986), which left
+    /// "Signed+Up", a name that matches nothing.
     public init(_ request: Request, known: Set<String>) {
         var parameters: [String: String] = [:]
         var errors: [FieldError] = []
-        for (key, value) in request.uri.queryParameters {
+        for (key, value) in QueryReader.formDecoded(request.uri).queryParameters {
             let name = String(key)
             if parameters[name] != nil { errors.append(FieldError(field: name, message: "is given more than once")) }
             parameters[name] = String(value)
@@ -79,6 +85,22 @@ public struct QueryReader: Sendable {
     }
 
     public func raw(_ name: String) -> String? { parameters[name] }
+
+    /// An RFC 3339 time. A numeric offset sent unencoded (`+01:00`) arrives as a space once `+` is read
+    /// form-style; an RFC 3339 time has no space, so the plus is put back.
+    public mutating func time(_ name: String) -> Date? {
+        guard let text = parameters[name] else { return nil }
+        guard let date = Timestamp.parse(text) ?? Timestamp.parse(text.replacingOccurrences(of: " ", with: "+")) else {
+            fail(name, "must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+            return nil
+        }
+        return date
+    }
+
+    static func formDecoded(_ uri: URI) -> URI {
+        guard let query = uri.query, query.contains("+") else { return uri }
+        return URI(uri.path + "?" + query.replacingOccurrences(of: "+", with: "%20"))
+    }
 
     public mutating func fail(_ name: String, _ message: String) {
         errors.append(FieldError(field: name, message: message))
