@@ -1,5 +1,6 @@
 import Foundation
 import MeridianKit
+import MeridianTestSupport
 import Testing
 
 @testable import Analytics

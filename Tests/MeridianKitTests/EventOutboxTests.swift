@@ -129,18 +129,6 @@ import Testing
 }
 
 @Suite struct OutboxDeliveryPolicyTests {
-    /// A deterministic generator, so the bounds are checked on many draws without timing anything.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func theDelayCapDoublesPerAttemptUpToTheMaximum() {
         let policy = OutboxDeliveryPolicy(baseDelay: .seconds(1), maxDelay: .seconds(20))
         #expect((1...7).map { policy.delayCap(afterAttempts: $0) } == [1, 2, 4, 8, 16, 20, 20].map { .seconds($0) })
@@ -148,7 +136,7 @@ import Testing
 
     @Test func retryDelaysAreFullJitterBetweenZeroAndTheCap() {
         let policy = OutboxDeliveryPolicy(baseDelay: .seconds(1), maxDelay: .seconds(600))
-        var generator = SplitMix(state: 42)
+        var generator = SeededGenerator(seed: 42)
         for attempts in 1...8 {
             let cap = policy.delayCap(afterAttempts: attempts)
             let delays = (0..<200).map { _ in policy.retryDelay(afterAttempts: attempts, using: &generator) }
@@ -161,7 +149,7 @@ import Testing
     @Test func aDeliveryIsDeadAfterMaxAttemptsOrMaxAge() {
         let policy = OutboxDeliveryPolicy(
             maxAttempts: 3, maxAge: .seconds(3600), baseDelay: .seconds(1), maxDelay: .seconds(10))
-        var generator = SplitMix(state: 7)
+        var generator = SeededGenerator(seed: 7)
         let created = Date(timeIntervalSince1970: 1_000_000)
         #expect(policy.nextAttempt(afterAttempts: 1, createdAt: created, now: created, using: &generator) != nil)
         #expect(policy.nextAttempt(afterAttempts: 2, createdAt: created, now: created, using: &generator) != nil)

@@ -14,13 +14,7 @@ import Testing
         let h = try await NotificationHarness(engine)
         try await h.service.makeApplication().test(.router) { client in
             let exposition = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
-            for channel in Channel.allCases {
-                for status in DeliveryMetrics.attemptResults {
-                    #expect(
-                        exposition.contains(
-                            #"notification_delivery_attempts_total{channel="\#(channel.rawValue)",status="\#(status.rawValue)"} 0"#))
-                }
-            }
+            Self.expectAttempts(in: exposition) { _, _ in 0 }
         }
     }
 
@@ -37,14 +31,7 @@ import Testing
             #expect(sent.status == .accepted)
             #expect(try await h.service.worker.runOnce() == 1)
             let exposition = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
-            for channel in Channel.allCases {
-                for status in DeliveryMetrics.attemptResults {
-                    let count = channel == .email && status == .dead ? 1 : 0
-                    #expect(
-                        exposition.contains(
-                            #"notification_delivery_attempts_total{channel="\#(channel.rawValue)",status="\#(status.rawValue)"} \#(count)"#))
-                }
-            }
+            Self.expectAttempts(in: exposition) { channel, status in channel == .email && status == .dead ? 1 : 0 }
         }
     }
 
@@ -58,6 +45,19 @@ import Testing
             #expect(exposition.contains("db_pool_connections_in_use\(engineLabel) "))
             #expect(exposition.contains("db_pool_connections_max\(engineLabel) "))
             #expect(exposition.contains("# TYPE db_pool_wait_seconds histogram"))
+        }
+    }
+
+    /// Every channel × result series of `notification_delivery_attempts_total` is exported with `count`'s value.
+    static func expectAttempts(
+        in exposition: String, count: (Channel, DeliveryStatus) -> Int,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        for channel in Channel.allCases {
+            for status in DeliveryMetrics.attemptResults {
+                let series = #"notification_delivery_attempts_total{channel="\#(channel.rawValue)",status="\#(status.rawValue)"}"#
+                #expect(exposition.contains("\(series) \(count(channel, status))\n"), sourceLocation: sourceLocation)
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ enum BatchBody {
             throw Problem.batchTooLarge("The batch is larger than \(BatchLimits.maxBytes) bytes.")
         }
         guard body.readableBytes > 0 else { throw Problem.malformedJSON("The request body is empty; a JSON object is required.") }
-        let value = try JSONSubsetParser.parse(body.readableBytesView)
+        let value = try JSONValue.parse(body.readableBytesView)
         guard case .object(let members) = value else {
             throw Problem.malformedJSON("The request body must be a JSON object, not \(value.kindName).")
         }

@@ -15,7 +15,6 @@ struct EventIngestor: Sendable {
     let database: any Database
     let events: EventStore
     let rollups: RollupStore
-    let tuning = WriterTuning()
 
     init(database: any Database, sealer: PropertySealer) {
         self.database = database
@@ -25,10 +24,7 @@ struct EventIngestor: Sendable {
 
     func ingest(_ batch: [AnalyticsEvent], receivedAt: Date = Date()) async throws -> IngestOutcome {
         guard !batch.isEmpty else { return IngestOutcome(accepted: 0, duplicates: 0) }
-        return try await database.transaction { sql in
-            try await tuning.applyOnce(on: sql, engine: database.engine)
-            return try await ingest(batch, receivedAt: receivedAt, on: sql)
-        }
+        return try await database.transaction { sql in try await ingest(batch, receivedAt: receivedAt, on: sql) }
     }
 
     /// In the caller's transaction (the inbox of domain events shares it).

@@ -15,7 +15,7 @@ struct PropertySealer: Sendable {
 
     func open(_ sealed: Data, eventID: String) throws -> JSONValue {
         let bytes = try cipher.openBytes(sealed, table: PropertySealer.table, column: PropertySealer.column, rowID: eventID)
-        return try JSONSubsetParser.parse(bytes)
+        return try JSONValue.parse(bytes)
     }
 }
 

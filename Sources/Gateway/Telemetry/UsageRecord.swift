@@ -1,4 +1,5 @@
 import Foundation
+import MeridianKit
 
 /// One request as analytics' usage ingestion receives it (`POST /internal/analytics/usage`, docs/contracts).
 struct UsageRecord: Sendable, Equatable {
@@ -55,7 +56,7 @@ extension UsageRecord {
         }
         func string(_ value: String?) {
             guard let value else { return out.append(contentsOf: "null".utf8) }
-            UsageRecord.appendJSONString(value, to: &out)
+            JSONValue.writeString(value, into: &out)
         }
         member(.time, true)
         string(UsageRecord.timeFormat.format(time))
@@ -77,25 +78,4 @@ extension UsageRecord {
         string(clientID)
         out.append(UInt8(ascii: "}"))
     }
-
-    /// A JSON string (RFC 8259 section 7): quote, backslash and control characters escaped, the rest as UTF-8.
-    static func appendJSONString(_ value: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
-                out.append(UInt8(ascii: "\\"))
-                out.append(byte)
-            case 0..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hexDigits[Int(byte >> 4)])
-                out.append(hexDigits[Int(byte & 0x0F)])
-            default:
-                out.append(byte)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 }

@@ -12,8 +12,16 @@ public indirect enum JSONValue: Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses `bytes` as one JSON document; throws a malformed-JSON problem that says why.
+    /// Parses `bytes` as one JSON document; throws a malformed-JSON problem that says why. The common subset is
+    /// read by `JSONSubsetParser`; Foundation decides everything else.
     public static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
+        if let value = bytes.withContiguousStorageIfAvailable({ JSONSubsetParser.parseSubset($0) }) ?? nil {
+            return value
+        }
+        return try parseWithFoundation(bytes)
+    }
+
+    static func parseWithFoundation(_ bytes: some Collection<UInt8>) throws -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
         } catch {
@@ -74,9 +82,8 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    private static let hex = Array("0123456789abcdef".utf8)
-
-    static func writeString(_ string: String, into out: inout [UInt8]) {
+    /// A JSON string (RFC 8259 section 7): quote, backslash and control characters escaped, the rest as UTF-8.
+    public static func writeString(_ string: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {
@@ -87,8 +94,8 @@ public indirect enum JSONValue: Sendable, Equatable {
             case 0x09: out.append(contentsOf: "\\t".utf8)
             case 0..<0x20:
                 out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0xF)])
             default: out.append(byte)
             }
         }

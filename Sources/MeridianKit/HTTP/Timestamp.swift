@@ -34,7 +34,7 @@ public enum Timestamp {
         return text.withUTF8 { parse(bytes: $0) }
     }
 
-    public static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Date? {
+    private static func parse(bytes: UnsafeBufferPointer<UInt8>) -> Date? {
         var reader = DigitReader(bytes: bytes)
         guard let year = reader.number(4), reader.take("-"),
               let month = reader.number(2), reader.take("-"),

@@ -8,16 +8,10 @@ extension ServiceMetrics {
     public func exportPoolUsage(of database: any Database) {
         guard let pooled = database as? any PooledDatabase else { return }
         let labels = [("engine", database.engine.rawValue)]
-        let inUse = registry.makeGauge(
-            descriptor: .init(
-                metricName: "db_pool_connections_in_use", unitName: "",
-                helpText: "Database connections leased to an operation now"),
-            labels: labels)
-        let capacity = registry.makeGauge(
-            descriptor: .init(
-                metricName: "db_pool_connections_max", unitName: "",
-                helpText: "Database connections the pool may hold"),
-            labels: labels)
+        let inUse = makeGauge(
+            "db_pool_connections_in_use", help: "Database connections leased to an operation now", labels: labels)
+        let capacity = makeGauge(
+            "db_pool_connections_max", help: "Database connections the pool may hold", labels: labels)
         let wait = registry.makeDurationHistogram(
             descriptor: .init(
                 metricName: "db_pool_wait", unitName: "seconds",

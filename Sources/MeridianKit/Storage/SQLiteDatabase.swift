@@ -79,9 +79,12 @@ public final class SQLiteDatabase: PooledDatabase {
             ).wait()
         }
         let writer = try open()
+        // A 64 MB page cache for the writer (SQLite's default is 2 MB): a write that touches many index pages,
+        // as an analytics batch spread over days does, otherwise reads most of them back from the file. It is a
+        // ceiling, filled only as pages are used.
         for pragma in [
             "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000",
-            "PRAGMA foreign_keys=ON",
+            "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-65536",
         ] {
             _ = try writer.query(pragma).wait()
         }

@@ -1,22 +1,13 @@
-import MeridianKit
-
-/// A byte-scanning JSON parser for the documents ingestion sees all the time (objects, arrays, strings, integers,
-/// booleans, null), producing the same `JSONValue` as `JSONValue.parse`, which is Foundation's `JSONDecoder`
-/// trying each kind in turn and costs several thrown errors per value: the largest cost of a batch.
+/// A byte-scanning JSON parser for the documents requests carry all the time (objects, arrays, strings,
+/// integers, booleans, null), producing the same `JSONValue` as Foundation's `JSONDecoder`, which tries each kind
+/// in turn and costs several thrown errors per value. `JSONValue.parse` tries it first.
 ///
-/// Anything outside that subset, valid or not, is left to `JSONValue.parse`, so its answers (and its refusals)
-/// stay the rule: a fraction or an exponent, an integer beyond Int64 or written `-0`, a `\u` escape of a
-/// surrogate, a repeated object key, bytes that are not UTF-8, unescaped control characters, nesting deeper than
-/// `maxDepth`, and every syntax error.
+/// Anything outside that subset, valid or not, is left to Foundation, so its answers (and its refusals) stay the
+/// rule: a fraction or an exponent, an integer beyond Int64 or written `-0`, a `\u` escape of a surrogate, a
+/// repeated object key, bytes that are not UTF-8, unescaped control characters, nesting deeper than `maxDepth`,
+/// and every syntax error.
 struct JSONSubsetParser {
     static let maxDepth = 64
-
-    /// The document, parsed here when it is in the subset, by `JSONValue.parse` otherwise.
-    static func parse(_ bytes: some Collection<UInt8>) throws -> JSONValue {
-        let parsed = bytes.withContiguousStorageIfAvailable { parseSubset($0) } ?? nil
-        if let parsed { return parsed }
-        return try JSONValue.parse(bytes)
-    }
 
     /// nil when the document is not (entirely) in the subset.
     static func parseSubset(_ bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {

@@ -1,10 +1,9 @@
 import Foundation
-import MeridianKit
+@testable import MeridianKit
+import MeridianTestSupport
 import Testing
 
-@testable import Analytics
-
-/// The ingestion fast path parses exactly like `JSONValue.parse` (Foundation): same value for every document it
+/// `JSONValue.parse`'s fast path parses exactly like Foundation: same value for every document it
 /// takes, and everything else handed to Foundation, which keeps deciding (and refusing).
 @Suite struct JSONSubsetParserTests {
     /// Documents in the subset: taken by the fast path, and equal to Foundation's reading.
@@ -27,7 +26,7 @@ import Testing
         String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
     ]
 
-    static func foundation(_ text: String) -> JSONValue? { try? JSONValue.parse(Array(text.utf8)) }
+    static func foundation(_ text: String) -> JSONValue? { try? JSONValue.parseWithFoundation(Array(text.utf8)) }
 
     @Test(arguments: inSubset)
     func subsetDocumentsParseLikeFoundation(_ text: String) throws {
@@ -35,21 +34,21 @@ import Testing
         let fast = bytes.withUnsafeBufferPointer { JSONSubsetParser.parseSubset($0) }
         #expect(fast != nil)
         #expect(fast == JSONSubsetParserTests.foundation(text))
-        #expect(try JSONSubsetParser.parse(bytes) == JSONValue.parse(bytes))
+        #expect(try JSONValue.parse(bytes) == JSONValue.parseWithFoundation(bytes))
     }
 
     @Test(arguments: outsideSubset)
     func otherDocumentsAreLeftToFoundation(_ text: String) {
         let bytes = Array(text.utf8)
         #expect(bytes.withUnsafeBufferPointer { JSONSubsetParser.parseSubset($0) } == nil)
-        #expect((try? JSONSubsetParser.parse(bytes)) == JSONSubsetParserTests.foundation(text))
+        #expect((try? JSONValue.parse(bytes)) == JSONSubsetParserTests.foundation(text))
     }
 
     /// Invalid bytes (not UTF-8) inside a string: declined, and Foundation's answer stands.
     @Test func invalidUTF8IsLeftToFoundation() {
         let bytes: [UInt8] = Array(#"{"a":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
         #expect(bytes.withUnsafeBufferPointer { JSONSubsetParser.parseSubset($0) } == nil)
-        #expect((try? JSONSubsetParser.parse(bytes)) == (try? JSONValue.parse(bytes)))
+        #expect((try? JSONValue.parse(bytes)) == (try? JSONValue.parseWithFoundation(bytes)))
     }
 
     /// Random documents of the subset (seeded, so a failure replays), serialised with random spacing and escapes:
@@ -98,7 +97,7 @@ import Testing
             let source = space() + document(depth: 0) + space()
             let bytes = Array(source.utf8)
             let fast = bytes.withUnsafeBufferPointer { JSONSubsetParser.parseSubset($0) }
-            let reference = try JSONValue.parse(bytes)
+            let reference = try JSONValue.parseWithFoundation(bytes)
             #expect(fast == reference, "\(source)")
         }
     }
