@@ -20,7 +20,10 @@ import Testing
             var noToken = form
             noToken.set("csrf_token", nil)
             var wrongToken = form
-            wrongToken.set("csrf_token", "A" + String((form["csrf_token"] ?? "").dropFirst()))
+            // One character changed; the replacement must differ from it (a token starting with "A" once made
+            // the "wrong" token the right one).
+            let token = form["csrf_token"] ?? ""
+            wrongToken.set("csrf_token", (token.first == "A" ? "B" : "A") + String(token.dropFirst()))
             var noCookie = form
             noCookie.cookie = nil
             var otherCookie = form
