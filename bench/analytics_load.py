@@ -196,7 +196,7 @@ def main() -> None:
     bearer = token(args.gateway, args.password)
     accepted, elapsed, cpu = ingest(args, bearer)
     print(f"ingested {accepted:,} events in {elapsed:.1f} s: {accepted / elapsed:,.0f} events/s "
-          f"(batches of {BATCH}, {args.senders} senders, times over {args.span_hours:g} h, SQLite, one transaction per batch)")
+          f"(batches of {BATCH}, {args.senders} senders, times over {args.span_hours:g} h, SQLite, concurrent batches committed together)")
     if cpu:
         # Independent of what else runs on the machine: what the server itself spent per event.
         print(f"server CPU time: {cpu:.1f} s, {accepted / cpu:,.0f} events per CPU-second "

@@ -127,6 +127,54 @@ import Testing
         }
     }
 
+    /// Concurrent batches are committed in groups: an id sent in several batches of one group is stored once and
+    /// accepted by exactly one of them, and the rollups count it once. The writer is held while an opening batch
+    /// waits for it and twelve batches carrying the same 50 ids queue behind, so the twelve form one group.
+    @Test(arguments: TestDatabase.engines)
+    func concurrentBatchesSharingIdsCountEachEventOnce(_ engine: DatabaseEngine) async throws {
+        try await withAnalyticsService(engine) { harness in
+            let commits = harness.service.ingestor.commits
+            let shared = (0..<50).map { _ in UUID().uuidString.lowercased() }
+            @Sendable func send(_ batch: [[String: Any]]) async throws -> (accepted: Int, duplicates: Int) {
+                let report = try object(try await harness.send(batch))
+                #expect((report["rejected"] as? [Any])?.isEmpty == true)
+                return (report["accepted"] as? Int ?? -1, report["duplicates"] as? Int ?? -1)
+            }
+            func waitUntil(_ condition: () -> Bool) async throws {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            let (opener, senders) = try await harness.service.database.transaction { sql in
+                // SQLite: this transaction is the single writer. PostgreSQL: the lock blocks the events' inserts.
+                if engine == .postgres { try await sql.raw("LOCK TABLE analytics_events IN EXCLUSIVE MODE").run() }
+                let opener = Task { try await send([event(name: "concurrent")]) }
+                try await waitUntil { commits.submitted == 1 && commits.queued == 0 }
+                let senders = (0..<12).map { _ in
+                    let batch = (0..<40).map { _ in event(name: "concurrent") } + shared.map { event(id: $0, name: "concurrent") }
+                    return Task { try await send(batch.shuffled()) }
+                }
+                try await waitUntil { commits.submitted == 13 }
+                return (opener, senders)
+            }
+            #expect(commits.submitted == 13)
+            #expect(try await opener.value == (1, 0))
+            var outcomes: [(accepted: Int, duplicates: Int)] = []
+            for sender in senders { outcomes.append(try await sender.value) }
+            let answeredWhole = outcomes.allSatisfy { $0.accepted + $0.duplicates == 90 && $0.accepted >= 40 }
+            #expect(answeredWhole)
+            let accepted = outcomes.map(\.accepted).reduce(0, +)
+            #expect(accepted == 12 * 40 + 50)
+            let count = try await harness.service.database.read { sql in
+                try await sql.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("analytics_events")
+                    .first()!.decode(column: "n", as: Int.self)
+            }
+            #expect(count == 1 + 12 * 40 + 50)
+            let metrics = try await harness.get("/api/analytics/metrics?event=concurrent&interval=day")
+            let series = try #require((metrics["series"] as? [[String: Any]])?.first)
+            #expect((series["total"] as? [String: Any])?["count"] as? Int == 1 + 12 * 40 + 50)
+        }
+    }
+
     /// The ingestion counters: stored, duplicate and rejected events of a batch, by source, each series at 0
     /// from start-up.
     @Test(arguments: TestDatabase.engines)

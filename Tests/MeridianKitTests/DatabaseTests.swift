@@ -80,16 +80,20 @@ let itemsMigration = Migration(
         let database = try SQLiteDatabase(path: path, logger: Logger(label: "t"))
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
-        let (journal, synchronous, cache) = try await database.transaction { sql in
+        let (journal, synchronous, cache, tempStore, checkpoint) = try await database.transaction { sql in
             (
                 try await sql.raw("PRAGMA journal_mode").first()!.decode(column: "journal_mode", as: String.self),
                 try await sql.raw("PRAGMA synchronous").first()!.decode(column: "synchronous", as: Int.self),
-                try await sql.raw("PRAGMA cache_size").first()!.decode(column: "cache_size", as: Int.self)
+                try await sql.raw("PRAGMA cache_size").first()!.decode(column: "cache_size", as: Int.self),
+                try await sql.raw("PRAGMA temp_store").first()!.decode(column: "temp_store", as: Int.self),
+                try await sql.raw("PRAGMA wal_autocheckpoint").first()!.decode(column: "wal_autocheckpoint", as: Int.self)
             )
         }
         #expect(journal == "wal")
         #expect(synchronous == 2)  // FULL
         #expect(cache == -65_536)  // the writer's 64 MB page cache
+        #expect(tempStore == 2)  // MEMORY: statement journals are not written to temporary files
+        #expect(checkpoint == 8_000)  // pages of WAL between automatic checkpoints
         let walMode = try FileManager.default.attributesOfItem(atPath: path + "-wal")[.posixPermissions] as? NSNumber
         #expect(walMode?.intValue == 0o600)
         await database.close()

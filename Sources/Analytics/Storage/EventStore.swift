@@ -4,16 +4,15 @@ import SQLKit
 
 /// Writes raw events: multi-row inserts that let the primary key drop duplicates, and report which rows were new.
 struct EventStore: Sendable {
-    let sealer: PropertySealer
     let engine: DatabaseEngine
 
-    /// Rows per INSERT statement, 9 binds each: a whole batch in one statement on SQLite (whose build allows
-    /// 250,000 parameters; each statement is a round trip through the database's thread pool), well under
+    /// Rows per INSERT statement, 9 binds each: a whole group of batches in one statement on SQLite (whose build
+    /// allows 250,000 parameters; each statement is a round trip through the database's thread pool), well under
     /// PostgreSQL's 65,535 parameters there.
-    var rowsPerStatement: Int { engine == .sqlite ? BatchLimits.maxEvents : 500 }
+    var rowsPerStatement: Int { engine == .sqlite ? EventIngestor.maxGroupEvents : 500 }
 
-    /// Inserts `events` (ids already unique within the batch) and answers the ids that were new.
-    func insert(_ events: [AnalyticsEvent], receivedAt: Int64, on sql: any SQLDatabase) async throws -> Set<String> {
+    /// Inserts `events` (ids already unique among them) and answers the ids that were new.
+    func insert(_ events: [EventRow], on sql: any SQLDatabase) async throws -> Set<String> {
         var inserted = Set<String>(minimumCapacity: events.count)
         var start = 0
         while start < events.count {
@@ -22,12 +21,13 @@ struct EventStore: Sendable {
                 .columns(
                     "event_id", "event_name", "distinct_id", "user_id", "anonymous_id", "occurred_at", "received_at",
                     "source", "properties")
-            for event in chunk {
-                let sealed = try event.properties.map { try sealer.seal($0, eventID: event.id) }
+            for stored in chunk {
+                let event = stored.event
                 builder.values([
                     SQLBind(event.id), SQLBind(event.name), SQLBind(event.distinctID), EventStore.bind(event.userID),
-                    EventStore.bind(event.anonymousID), SQLBind(event.occurredAt), SQLBind(receivedAt),
-                    SQLBind(event.source.rawValue), sealed.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null,
+                    EventStore.bind(event.anonymousID), SQLBind(event.occurredAt), SQLBind(stored.receivedAt),
+                    SQLBind(event.source.rawValue),
+                    stored.sealedProperties.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null,
                 ])
             }
             let rows = try await builder.ignoringConflicts(with: "event_id").returning("event_id").all()

@@ -81,10 +81,15 @@ public final class SQLiteDatabase: PooledDatabase {
         let writer = try open()
         // A 64 MB page cache for the writer (SQLite's default is 2 MB): a write that touches many index pages,
         // as an analytics batch spread over days does, otherwise reads most of them back from the file. It is a
-        // ceiling, filled only as pages are used.
+        // ceiling, filled only as pages are used. Statement journals (the undo of a multi-row statement that
+        // can fail halfway, as an `INSERT … ON CONFLICT` is) in memory instead of a temporary file: each was
+        // written through the kernel, a tenth of an analytics batch's CPU time. A checkpoint every 8,000 WAL
+        // pages (32 MB) instead of 1,000: it runs inside a commit, and the pages written again and again (the
+        // current rollup rows, index roots) are copied to the database once per checkpoint.
         for pragma in [
             "PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA busy_timeout=10000",
-            "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-65536",
+            "PRAGMA foreign_keys=ON", "PRAGMA cache_size=-65536", "PRAGMA temp_store=MEMORY",
+            "PRAGMA wal_autocheckpoint=8000",
         ] {
             _ = try writer.query(pragma).wait()
         }
