@@ -101,4 +101,43 @@ import Testing
             }
         }
     }
+
+    /// Two replicas (two ingestors, each with its own group commit, on one PostgreSQL) ingest into the same
+    /// buckets at once: their transactions lock shared rollup rows in one order, so none deadlocks, and every
+    /// event is counted once in the totals and in the breakdown.
+    @Test(.enabled(if: TestDatabase.engines.contains(.postgres), "needs MERIDIAN_TEST_POSTGRES_URL"))
+    func twoReplicasIngestingTheSameBucketsCountEveryEvent() async throws {
+        try await withAnalyticsService(.postgres) { harness in
+            let sealer = PropertySealer(cipher: harness.service.cipher)
+            let replicas = (0..<2).map { _ in EventIngestor(database: harness.service.database, sealer: sealer) }
+            let now = Timestamp.micros(Date())
+            var generator = SeededGenerator(seed: 20_261_126)
+            var batches: [[AnalyticsEvent]] = []
+            for _ in 0..<24 {
+                batches.append((0..<200).map { _ in
+                    AnalyticsEvent(
+                        id: UUID().uuidString.lowercased(), name: "e\(Int.random(in: 0..<4, using: &generator))",
+                        userID: "usr_\(Int.random(in: 0..<50, using: &generator))", anonymousID: nil,
+                        occurredAt: now - Int64.random(in: 0..<(30 * 60_000_000), using: &generator), properties: nil,
+                        source: .api, dimensions: [("plan", ["free", "pro", "team", "edu"].randomElement(using: &generator)!)])
+                })
+            }
+            let accepted = try await withThrowingTaskGroup(of: Int.self) { group in
+                for (index, batch) in batches.enumerated() {
+                    group.addTask { try await replicas[index % 2].ingest(batch).accepted }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(accepted == 24 * 200)
+            for (interval, dimension) in [("day", ""), ("hour", "plan"), ("minute", "")] {
+                let counted = try await harness.service.database.read { sql in
+                    try await sql.raw("""
+                        SELECT CAST(SUM(event_count) AS BIGINT) AS n FROM analytics_rollups \
+                        WHERE granularity = \(bind: interval) AND dimension = \(bind: dimension)
+                        """).first()!.decode(column: "n", as: Int.self)
+                }
+                #expect(counted == 24 * 200, "\(interval) \(dimension)")
+            }
+        }
+    }
 }

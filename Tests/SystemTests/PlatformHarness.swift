@@ -63,41 +63,66 @@ struct Platform: Sendable {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             var urls: [String: String] = [:]
             var running: [ServiceGroup] = []
+            let stillRunning = RunningServices()
             // Start one application and wait until it listens; returns its base URL.
-            func start(_ app: @escaping @Sendable (@escaping @Sendable (Int) async -> Void) -> any Service) async throws
-                -> String
-            {
+            func start(
+                _ name: String, _ app: @escaping @Sendable (@escaping @Sendable (Int) async -> Void) -> any Service
+            ) async throws -> String {
                 let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
                 let service = app { port in continuation.yield(port) }
-                let serviceGroup = ServiceGroup(services: [service], logger: logger)
+                let serviceGroup = ServiceGroup(configuration: Platform.groupConfiguration(service, logger: logger))
                 running.append(serviceGroup)
+                stillRunning.insert(name)
                 group.addTask {
                     // A service that stops before it listens (its migrations failed, say) ends the wait below
                     // instead of leaving it waiting for a port forever.
-                    defer { continuation.finish() }
+                    defer {
+                        continuation.finish()
+                        stillRunning.remove(name)
+                    }
                     try await serviceGroup.run()
                 }
+                // Nor does one that neither listens nor stops: the wait ends after `startTimeout`, and leaving
+                // the task group cancels it.
+                let watchdog = Task {
+                    try await Task.sleep(for: Platform.startTimeout)
+                    continuation.finish()
+                }
+                defer { watchdog.cancel() }
                 for await port in ports { return "https://127.0.0.1:\(port)" }
+                if stillRunning.contains(name) {
+                    throw StartFailure(description: "\(name) neither listened nor stopped within \(Platform.startTimeout)")
+                }
                 // It ended without listening: its error (the first child to end is this one) is the reason.
                 try await group.next()
                 throw StartFailure(description: "a service of the platform stopped before it listened")
             }
 
             let users = try UsersService(settings: settings("users"), logger: logger, bcryptCost: 4)
-            urls["users"] = try await start { users.makeApplication(onServerRunning: $0) }
+            urls["users"] = try await start("users") { users.makeApplication(onServerRunning: $0) }
             try await users.ensureAdmin(dataDirectory: TestDatabase.temporaryDirectory(), password: adminPassword)
             let orders = try OrdersService(settings: settings("orders", urls), logger: logger)
-            urls["orders"] = try await start { orders.makeApplication(onServerRunning: $0) }
+            urls["orders"] = try await start("orders") { orders.makeApplication(onServerRunning: $0) }
             let notifications = try NotificationsService(settings: settings("notifications", urls), logger: logger)
-            urls["notifications"] = try await start { notifications.makeApplication(onServerRunning: $0) }
+            urls["notifications"] = try await start("notifications") { notifications.makeApplication(onServerRunning: $0) }
             let analytics = try AnalyticsService(settings: settings("analytics", urls), logger: logger)
-            urls["analytics"] = try await start { analytics.makeApplication(onServerRunning: $0) }
+            urls["analytics"] = try await start("analytics") { analytics.makeApplication(onServerRunning: $0) }
             let gateway = try GatewayService(settings: settings("gateway", urls), logger: logger)
-            let gatewayURL = try await start { gateway.makeApplication(onServerRunning: $0) }
+            let gatewayURL = try await start("gateway") { gateway.makeApplication(onServerRunning: $0) }
 
             // Stop as SIGTERM would: the gateway first, then the services, each draining its requests.
+            // A service still draining after `maximumGracefulShutdown` is cancelled by its group; the names of
+            // those not stopped by then are printed, so a slow or stuck shutdown shows in the test log.
             func stop() async throws {
                 for serviceGroup in running.reversed() { await serviceGroup.triggerGracefulShutdown() }
+                let watchdog = Task {
+                    try await Task.sleep(for: Platform.maximumGracefulShutdown)
+                    let names = stillRunning.names
+                    guard !names.isEmpty else { return }
+                    FileHandle.standardError.write(Data(
+                        "system tests: \(names.joined(separator: ", ")) still running \(Platform.maximumGracefulShutdown) after graceful shutdown began: cancelled\n".utf8))
+                }
+                defer { watchdog.cancel() }
                 try await group.waitForAll()
             }
             do {
@@ -115,6 +140,28 @@ struct Platform: Sendable {
 }
 
 /// The platform did not start; the service's own error, when it had one, is thrown instead.
+extension Platform {
+    /// How long a service may take to listen.
+    static let startTimeout: Duration = .seconds(120)
+    /// How long a service may take to stop gracefully before its group cancels it, as `meridian serve` does.
+    static let maximumGracefulShutdown: Duration = .seconds(20)
+
+    static func groupConfiguration(_ service: any Service, logger: Logger) -> ServiceGroupConfiguration {
+        var configuration = ServiceGroupConfiguration(services: [service], logger: logger)
+        configuration.maximumGracefulShutdownDuration = maximumGracefulShutdown
+        return configuration
+    }
+}
+
+/// The services of a platform run whose group has not returned yet.
+final class RunningServices: Sendable {
+    private let running = Mutex<Set<String>>([])
+    func insert(_ name: String) { running.withLock { _ = $0.insert(name) } }
+    func remove(_ name: String) { running.withLock { _ = $0.remove(name) } }
+    func contains(_ name: String) -> Bool { running.withLock { $0.contains(name) } }
+    var names: [String] { running.withLock { $0.sorted() } }
+}
+
 struct StartFailure: Error, CustomStringConvertible {
     let description: String
 }

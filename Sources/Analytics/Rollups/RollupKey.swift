@@ -8,6 +8,12 @@ struct RollupKey: Hashable, Sendable {
     var value: String
 
     static let total = ""
+
+    /// The table's primary-key order (granularity, event name, dimension, bucket, value).
+    static func primaryKeyOrder(_ lhs: RollupKey, _ rhs: RollupKey) -> Bool {
+        (lhs.interval.rawValue, lhs.name, lhs.dimension, lhs.bucket, lhs.value)
+            < (rhs.interval.rawValue, rhs.name, rhs.dimension, rhs.bucket, rhs.value)
+    }
 }
 
 /// What one rollup row holds.

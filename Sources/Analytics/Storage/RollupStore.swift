@@ -19,7 +19,11 @@ struct RollupStore: Sendable {
 
     func apply(_ accumulator: RollupAccumulator, on sql: any SQLDatabase) async throws {
         guard !accumulator.isEmpty else { return }
-        let keys = Array(accumulator.deltas.keys)
+        var keys = Array(accumulator.deltas.keys)
+        // PostgreSQL: every transaction creates and locks its rows in one order (the primary key's), so two
+        // replicas whose groups share rows wait for each other instead of deadlocking (a dictionary's order
+        // differs from one key set to the next). SQLite's single writer needs no order.
+        if engine == .postgres { keys.sort(by: RollupKey.primaryKeyOrder) }
         var current = try await lockRows(keys, on: sql)
         for (key, delta) in accumulator.deltas {
             RollupAccumulator.apply(delta, to: &current[key, default: RollupCounts()])
@@ -61,7 +65,7 @@ struct RollupStore: Sendable {
         ).run()
     }
 
-    /// PostgreSQL: the rows by their primary key, locked until the transaction ends.
+    /// PostgreSQL: the rows by their primary key, locked until the transaction ends, in the key's order.
     private static func lockingSelect(_ chunk: ArraySlice<RollupKey>) -> SQLQueryString {
         var query: SQLQueryString = """
             SELECT granularity, bucket, event_name, dimension, dim_value, event_count, error_count, users, latency \
@@ -71,7 +75,10 @@ struct RollupStore: Sendable {
             query += index == 0 ? "" : ", "
             query += "(\(bind: key.interval.rawValue), \(bind: key.name), \(bind: key.dimension), \(bind: key.bucket), \(bind: key.value))"
         }
-        query += ") FOR UPDATE"
+        // Locked in primary-key order (PostgreSQL locks rows as the sorted result yields them), byte order for
+        // the text: the order `RollupKey.primaryKeyOrder` gives the inserts, so every transaction takes its
+        // locks in one global order.
+        query += #") ORDER BY granularity COLLATE "C", event_name COLLATE "C", dimension COLLATE "C", bucket, dim_value COLLATE "C" FOR UPDATE"#
         return query
     }
 
@@ -97,7 +104,8 @@ struct RollupStore: Sendable {
     }
 
     private func write(_ rows: [RollupKey: RollupCounts], on sql: any SQLDatabase) async throws {
-        let entries = Array(rows)
+        var entries = Array(rows)
+        if engine == .postgres { entries.sort { RollupKey.primaryKeyOrder($0.key, $1.key) } }
         var start = 0
         while start < entries.count {
             let chunk = entries[start..<min(start + rowsPerStatement, entries.count)]

@@ -8,6 +8,9 @@ import UnixSignals
 /// Runs services in one `ServiceGroup`: SIGTERM or SIGINT drains them gracefully, the gateway first so no new
 /// request reaches a service that is stopping.
 enum Platform {
+    /// How long graceful shutdown may take before the services still running are cancelled.
+    static let maximumGracefulShutdown: Duration = .seconds(40)
+
     static let shutdownSignals: [UnixSignal] = [.sigterm, .sigint]
 
     /// Runs `units` until a signal; logs each listener and, once all listen, one line with the public URL (and
@@ -41,10 +44,13 @@ enum Platform {
         // The renewal first in the list, so it stops last; before it the span exporter, which flushes the spans
         // of the drained services when it stops.
         let services: [any Service] = (tracing.map { [$0] } ?? []) + (tls.map { [$0.renewal] } ?? []) + applications
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
-                gracefulShutdownSignals: shutdownSignals, logger: logger))
+        var configuration = ServiceGroupConfiguration(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
+            gracefulShutdownSignals: shutdownSignals, logger: logger)
+        // A service still draining after this long is cancelled, so a stuck one cannot hold the process past
+        // Kubernetes' 45 s grace period (deploy/kubernetes) and be killed without the others having stopped.
+        configuration.maximumGracefulShutdownDuration = Platform.maximumGracefulShutdown
+        let group = ServiceGroup(configuration: configuration)
         do {
             try await group.run()
         } catch {
