@@ -43,6 +43,35 @@ import Testing
     }
 }
 
+/// The order PostgreSQL transactions create and lock rollup rows in: the primary key's, text by UTF-8 bytes
+/// (`COLLATE "C"`), which is not Swift's `<` for text that is not in NFC.
+@Suite struct RollupKeyOrderTests {
+    static func key(_ interval: RollupInterval = .day, _ name: String = "e", dimension: String = "", bucket: Int64 = 0, value: String = "") -> RollupKey {
+        RollupKey(interval: interval, bucket: bucket, name: name, dimension: dimension, value: value)
+    }
+
+    @Test func fieldsCompareInPrimaryKeyOrder() {
+        let keys = [
+            Self.key(.minute), Self.key(.hour, "b"), Self.key(.hour, "a", dimension: "plan"), Self.key(.hour, "a", bucket: 60),
+            Self.key(.hour, "a", bucket: 60, value: "x"), Self.key(.day, "z"),
+        ]
+        let sorted = keys.sorted(by: RollupKey.primaryKeyOrder)
+        #expect(sorted.map { "\($0.interval.rawValue)/\($0.name)/\($0.dimension)/\($0.bucket)/\($0.value)" } == [
+            "day/z//0/", "hour/a//60/", "hour/a//60/x", "hour/a/plan/0/", "hour/b//0/", "minute/e//0/",
+        ])
+    }
+
+    @Test func textComparesByItsBytes() {
+        // "e" + combining acute (65 CC 81) < "f" (66) < precomposed "é" (C3 A9); Swift's `<` puts both forms of
+        // é after f, as equals.
+        let names = ["\u{E9}", "f", "e\u{301}"]
+        let sorted = names.map { Self.key(.day, $0) }.sorted(by: RollupKey.primaryKeyOrder).map { Array($0.name.utf8) }
+        #expect(sorted == [[0x65, 0xCC, 0x81], [0x66], [0xC3, 0xA9]])
+        #expect(!RollupKey.primaryKeyOrder(Self.key(.day, "\u{E9}"), Self.key(.day, "e\u{301}")))
+        #expect(RollupKey.primaryKeyOrder(Self.key(.day, "e\u{301}"), Self.key(.day, "\u{E9}")))
+    }
+}
+
 @Suite struct FunnelTests {
     /// The hand-computed case: steps view → cart → buy within 10 minutes, step 1 in [0, 100 min).
     @Test func handComputedFunnel() {

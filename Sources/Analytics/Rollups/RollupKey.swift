@@ -9,10 +9,21 @@ struct RollupKey: Hashable, Sendable {
 
     static let total = ""
 
-    /// The table's primary-key order (granularity, event name, dimension, bucket, value).
+    /// The table's primary-key order (granularity, event name, dimension, bucket, value), text by its UTF-8
+    /// bytes: PostgreSQL's `COLLATE "C"` order, which Swift's `<` (canonical equivalence) can differ from.
     static func primaryKeyOrder(_ lhs: RollupKey, _ rhs: RollupKey) -> Bool {
-        (lhs.interval.rawValue, lhs.name, lhs.dimension, lhs.bucket, lhs.value)
-            < (rhs.interval.rawValue, rhs.name, rhs.dimension, rhs.bucket, rhs.value)
+        if let order = byteOrder(lhs.interval.rawValue, rhs.interval.rawValue) ?? byteOrder(lhs.name, rhs.name)
+            ?? byteOrder(lhs.dimension, rhs.dimension)
+        {
+            return order
+        }
+        if lhs.bucket != rhs.bucket { return lhs.bucket < rhs.bucket }
+        return byteOrder(lhs.value, rhs.value) ?? false
+    }
+
+    /// Whether `lhs` sorts before `rhs` by their UTF-8 bytes; nil when the bytes are the same.
+    private static func byteOrder(_ lhs: String, _ rhs: String) -> Bool? {
+        lhs.utf8.elementsEqual(rhs.utf8) ? nil : lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 }
 
