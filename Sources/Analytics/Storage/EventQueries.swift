@@ -115,7 +115,9 @@ struct EventQueries: Sendable {
                 }
             }
         }
-        for (key, amount) in decrements {
+        // In the order ingestion locks rollup rows (`RollupStore`), so an erasure and a concurrent ingestion on
+        // PostgreSQL wait for each other instead of deadlocking.
+        for (key, amount) in decrements.sorted(by: { RollupKey.primaryKeyOrder($0.key, $1.key) }) {
             try await sql.update("analytics_rollups")
                 .set(SQLIdentifier("event_count"), to: SQLBinaryExpression(SQLIdentifier("event_count"), .subtract, SQLBind(amount.count)))
                 .set(SQLIdentifier("error_count"), to: SQLBinaryExpression(SQLIdentifier("error_count"), .subtract, SQLBind(amount.errors)))
