@@ -140,20 +140,16 @@ import Testing
                 #expect((report["rejected"] as? [Any])?.isEmpty == true)
                 return (report["accepted"] as? Int ?? -1, report["duplicates"] as? Int ?? -1)
             }
-            func waitUntil(_ condition: () -> Bool) async throws {
-                let deadline = ContinuousClock.now + .seconds(20)
-                while !condition() && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-            }
             let (opener, senders) = try await harness.service.database.transaction { sql in
                 // SQLite: this transaction is the single writer. PostgreSQL: the lock blocks the events' inserts.
                 if engine == .postgres { try await sql.raw("LOCK TABLE analytics_events IN EXCLUSIVE MODE").run() }
                 let opener = Task { try await send([event(name: "concurrent")]) }
-                try await waitUntil { commits.submitted == 1 && commits.queued == 0 }
+                try await waitUntil(timeout: .seconds(20)) { commits.submitted == 1 && commits.queued == 0 }
                 let senders = (0..<12).map { _ in
                     let batch = (0..<40).map { _ in event(name: "concurrent") } + shared.map { event(id: $0, name: "concurrent") }
                     return Task { try await send(batch.shuffled()) }
                 }
-                try await waitUntil { commits.submitted == 13 }
+                try await waitUntil(timeout: .seconds(20)) { commits.submitted == 13 }
                 return (opener, senders)
             }
             #expect(commits.submitted == 13)

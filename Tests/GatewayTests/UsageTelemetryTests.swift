@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import MeridianKit
+import MeridianTestSupport
 import NIOCore
 import Testing
 
@@ -13,14 +14,6 @@ import Testing
         options.rateLimitingEnabled = false
         options.usage = usage
         return options
-    }
-
-    static func waitUntil(_ condition: @Sendable () async throws -> Bool) async throws {
-        for _ in 0..<400 {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        #expect(try await condition(), "condition not reached")
     }
 
     /// Every request becomes one record with the route template (not the path), status, latency, bytes and the
@@ -36,7 +29,7 @@ import Testing
                 #expect(ok.status == .ok)
                 let anonymous = GatewayClient(base: client.base, token: nil)
                 #expect(try await anonymous.execute(uri: "/api/orders/x", method: .get).status == .unauthorized)
-                try await Self.waitUntil { hooks.usage.records.count >= 2 }
+                try await waitUntil { hooks.usage.records.count >= 2 }
                 let records = hooks.usage.records
                 let put = try #require(records.first { $0["method"] as? String == "PUT" })
                 #expect(put["route"] as? String == "/api/orders/**")
@@ -66,7 +59,7 @@ import Testing
                 for _ in 0..<5 {
                     #expect(try await client.execute(uri: "/api/orders/echo", method: .get).status == .ok)
                 }
-                try await Self.waitUntil {
+                try await waitUntil {
                     let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
                     return metrics.contains("gateway_usage_records_dropped_total 5")
                 }

@@ -1,3 +1,4 @@
+import MeridianTestSupport
 import Synchronization
 import Testing
 
@@ -31,23 +32,14 @@ import Testing
         func release() { gate.continuation.yield() }
     }
 
-    /// Polls until `condition` holds; fails after 10 s instead of hanging.
-    static func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            guard ContinuousClock.now < deadline else { throw Refused() }
-            try await Task.sleep(for: .milliseconds(2))
-        }
-    }
-
     @Test func aBurstDuringAWriteIsWrittenAsOneGroup() async throws {
         let held = HeldWrite()
         let commit = GroupCommit<Int, Int>(maxWeight: 100) { try await held.write($0) }
         async let first = commit.submit(0)
-        try await Self.waitUntil { held.groups.withLock { $0.count } == 1 }
+        try await waitUntil { held.groups.withLock { $0.count } == 1 }
         let results = try await withThrowingTaskGroup(of: (Int, Int).self) { group in
             for item in 1...5 { group.addTask { (item, try await commit.submit(item)) } }
-            try await Self.waitUntil { commit.queued == 5 }
+            try await waitUntil { commit.queued == 5 }
             held.release()
             var results: [Int: Int] = [:]
             for try await (item, outcome) in group { results[item] = outcome }
@@ -66,7 +58,7 @@ import Testing
         let held = HeldWrite()
         let commit = GroupCommit<Int, Int>(maxWeight: 5) { try await held.write($0) }
         async let first = commit.submit(0)
-        try await Self.waitUntil { held.groups.withLock { $0.count } == 1 }
+        try await waitUntil { held.groups.withLock { $0.count } == 1 }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for item in 1...4 {
                 group.addTask {
@@ -74,7 +66,7 @@ import Testing
                     #expect(outcome == item * 10)
                 }
             }
-            try await Self.waitUntil { commit.queued == 4 }
+            try await waitUntil { commit.queued == 4 }
             held.release()
             try await group.waitForAll()
         }
@@ -88,15 +80,15 @@ import Testing
         let held = HeldWrite()
         let commit = GroupCommit<Int, Int>(maxWeight: 2) { try await held.write($0) }
         async let first = commit.submit(0)
-        try await Self.waitUntil { held.groups.withLock { $0.count } == 1 }
+        try await waitUntil { held.groups.withLock { $0.count } == 1 }
         let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
             // 99 and 1 queue first and share a group that fails; 2 and 3 are written next.
             group.addTask { (99, (try? await commit.submit(99)) != nil) }
-            try await Self.waitUntil { commit.queued == 1 }
+            try await waitUntil { commit.queued == 1 }
             group.addTask { (1, (try? await commit.submit(1)) != nil) }
-            try await Self.waitUntil { commit.queued == 2 }
+            try await waitUntil { commit.queued == 2 }
             for item in 2...3 { group.addTask { (item, (try? await commit.submit(item)) != nil) } }
-            try await Self.waitUntil { commit.queued == 4 }
+            try await waitUntil { commit.queued == 4 }
             held.release()
             var outcomes: [Int: Bool] = [:]
             for try await (item, written) in group { outcomes[item] = written }
@@ -110,7 +102,7 @@ import Testing
         let held = HeldWrite()
         let commit = GroupCommit<Int, Int>(maxWeight: 100) { try await held.write($0) }
         let leader = Task { try await commit.submit(0) }
-        try await Self.waitUntil { held.groups.withLock { $0.count } == 1 }
+        try await waitUntil { held.groups.withLock { $0.count } == 1 }
         leader.cancel()
         held.release()
         #expect(try await leader.value == 0)

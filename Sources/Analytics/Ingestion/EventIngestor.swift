@@ -17,7 +17,6 @@ struct IngestOutcome: Sendable, Equatable {
 /// rewrite the same rows of the current minute, hour and day once per batch. Properties are sealed before a
 /// batch joins the queue, so the writer only stores bytes.
 struct EventIngestor: Sendable {
-    let database: any Database
     let sealer: PropertySealer
     let events: EventStore
     let rollups: RollupStore
@@ -29,7 +28,6 @@ struct EventIngestor: Sendable {
     init(database: any Database, sealer: PropertySealer) {
         let events = EventStore(engine: database.engine)
         let rollups = RollupStore(engine: database.engine)
-        self.database = database
         self.sealer = sealer
         self.events = events
         self.rollups = rollups

@@ -104,8 +104,8 @@ struct RollupStore: Sendable {
     }
 
     private func write(_ rows: [RollupKey: RollupCounts], on sql: any SQLDatabase) async throws {
-        var entries = Array(rows)
-        if engine == .postgres { entries.sort { RollupKey.primaryKeyOrder($0.key, $1.key) } }
+        // In any order: on PostgreSQL `lockRows` has already created and locked every row written here.
+        let entries = Array(rows)
         var start = 0
         while start < entries.count {
             let chunk = entries[start..<min(start + rowsPerStatement, entries.count)]

@@ -68,16 +68,10 @@ struct JSONSubsetParser {
             skipWhitespace()
             guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { return nil }
             offset += 1
-            guard let value = value(depth: depth + 1), members.updateValue(value, forKey: key) == nil else { return nil }
-            skipWhitespace()
-            guard offset < bytes.count else { return nil }
-            switch bytes[offset] {
-            case UInt8(ascii: ","): offset += 1
-            case UInt8(ascii: "}"):
-                offset += 1
-                return .object(members)
-            default: return nil
-            }
+            guard let value = value(depth: depth + 1), members.updateValue(value, forKey: key) == nil,
+                let closed = separatorOrClose(UInt8(ascii: "}"))
+            else { return nil }
+            if closed { return .object(members) }
         }
     }
 
@@ -92,15 +86,24 @@ struct JSONSubsetParser {
         while true {
             guard let element = value(depth: depth + 1) else { return nil }
             elements.append(element)
-            skipWhitespace()
-            guard offset < bytes.count else { return nil }
-            switch bytes[offset] {
-            case UInt8(ascii: ","): offset += 1
-            case UInt8(ascii: "]"):
-                offset += 1
-                return .array(elements)
-            default: return nil
-            }
+            guard let closed = separatorOrClose(UInt8(ascii: "]")) else { return nil }
+            if closed { return .array(elements) }
+        }
+    }
+
+    /// After a member or an element: a comma (false, another follows) or `close` (true, the container ends); nil
+    /// for anything else.
+    private mutating func separatorOrClose(_ close: UInt8) -> Bool? {
+        skipWhitespace()
+        guard offset < bytes.count else { return nil }
+        switch bytes[offset] {
+        case UInt8(ascii: ","):
+            offset += 1
+            return false
+        case close:
+            offset += 1
+            return true
+        default: return nil
         }
     }
 
