@@ -3,9 +3,12 @@
 `POST /api/analytics/events` with SENDERS concurrent keep-alive connections, reports events/s, then times the query
 API over what was stored. Standard library only; TLS verified against SSL_CERT_FILE (the platform's CA).
 
-Events: 20 names, 200,000 users, times spread evenly over the last 30 days (`--span-hours`), a small `properties`
-object each. The even 30-day spread is the hard case for the rollups: each batch of 1000 touches about 5000 rollup
-rows (minute, hour and day, total and by plan) and as many pages of each raw-event index.
+Events: 20 names, 200,000 users, times over the last 30 days (`--span-hours`), a small `properties` object each.
+With `--arrival spread` (the default) every batch's times are spread evenly over the whole span: the hard case for
+the rollups, as each batch of 1000 touches about 5000 rollup rows (minute, hour and day, total and by plan) and as
+many pages of each raw-event index. With `--arrival ordered` the batches arrive in time order, each covering its
+own slice of the span, as a live deployment fills its database: the same 30 days of data at the end, written the
+way a month of real traffic writes it. Ids (random UUIDs) and users are random in both.
 
 Every request body is generated before the clock starts (in one process per core): Python made 30,000-70,000
 events/s of JSON on this machine, below the server's target, so generating while sending would measure the
@@ -48,10 +51,11 @@ def connection(base: str) -> http.client.HTTPSConnection:
     return http.client.HTTPSConnection(parts.hostname, parts.port, timeout=120)
 
 
-def batch_body(rng: random.Random, now: float, span: float) -> bytes:
+def batch_body(rng: random.Random, newest: float, span: float) -> bytes:
+    """A batch whose event times fall in the `span` seconds before `newest`."""
     events = []
     for _ in range(BATCH):
-        stamp = datetime.fromtimestamp(now - rng.random() * span, tz=timezone.utc).isoformat(timespec="milliseconds")
+        stamp = datetime.fromtimestamp(newest - rng.random() * span, tz=timezone.utc).isoformat(timespec="milliseconds")
         events.append(
             '{"id":"%s","name":"%s","user_id":"usr_%d","timestamp":"%s","properties":{"plan":"%s","value":%d}}'
             % (uuid.UUID(int=rng.getrandbits(128), version=4), NAMES[rng.randrange(20)], rng.randrange(USERS),
@@ -60,18 +64,22 @@ def batch_body(rng: random.Random, now: float, span: float) -> bytes:
     return ('{"events":[' + ",".join(events) + "]}").encode()
 
 
-def batch_bodies(task: tuple[int, int, float, float]) -> list[bytes]:
-    """`count` bodies from their own seeded generator (ids are random 128-bit UUIDs: no two batches repeat one)."""
-    seed, count, now, span = task
+def batch_bodies(task: tuple[int, int, int, int, float, float, bool]) -> list[bytes]:
+    """Bodies `first` to `first + count - 1` of `total`, from their own seeded generator (ids are random 128-bit
+    UUIDs: no two batches repeat one). Ordered, body `n` covers the n-th slice of the span, oldest first."""
+    seed, first, count, total, now, span, ordered = task
     rng = random.Random(seed)
-    return [batch_body(rng, now, span) for _ in range(count)]
+    if not ordered:
+        return [batch_body(rng, now, span) for _ in range(count)]
+    slice_ = span / total
+    return [batch_body(rng, now - span + (first + offset + 1) * slice_, slice_) for offset in range(count)]
 
 
-def prepare(batches: int, span_hours: float) -> list[bytes]:
+def prepare(batches: int, span_hours: float, ordered: bool) -> list[bytes]:
     now = time.time()
     workers = max(1, os.cpu_count() or 1)
     chunk = 50
-    tasks = [(1000 + index, min(chunk, batches - start), now, span_hours * 3600)
+    tasks = [(1000 + index, start, min(chunk, batches - start), batches, now, span_hours * 3600, ordered)
              for index, start in enumerate(range(0, batches, chunk))]
     with multiprocessing.Pool(workers) as pool:
         return [body for bodies in pool.imap(batch_bodies, tasks) for body in bodies]
@@ -92,7 +100,7 @@ def cpu_seconds(pid: int | None) -> float | None:
 def ingest(args: argparse.Namespace, bearer: str) -> tuple[int, float, float | None]:
     batches = args.events // BATCH
     started = time.monotonic()
-    bodies = prepare(batches, args.span_hours)
+    bodies = prepare(batches, args.span_hours, args.arrival == "ordered")
     print(f"prepared {batches:,} request bodies in {time.monotonic() - started:.1f} s (not timed)", flush=True)
     work: queue.Queue[bytes | None] = queue.Queue()
     for body in bodies:
@@ -189,6 +197,8 @@ def main() -> None:
     parser.add_argument("--query-runs", type=int, default=100)
     parser.add_argument("--span-hours", type=float, default=SPAN_HOURS,
                         help="event times are spread evenly over this many hours before now (default 720: 30 days)")
+    parser.add_argument("--arrival", choices=("spread", "ordered"), default="spread",
+                        help="spread: every batch over the whole span; ordered: batches in time order, as live traffic")
     parser.add_argument("--database")
     parser.add_argument("--server-pid", type=int, help="the server's process id, to report the CPU time it used")
     args = parser.parse_args()
@@ -196,7 +206,7 @@ def main() -> None:
     bearer = token(args.gateway, args.password)
     accepted, elapsed, cpu = ingest(args, bearer)
     print(f"ingested {accepted:,} events in {elapsed:.1f} s: {accepted / elapsed:,.0f} events/s "
-          f"(batches of {BATCH}, {args.senders} senders, times over {args.span_hours:g} h, SQLite, concurrent batches committed together)")
+          f"(batches of {BATCH}, {args.senders} senders, times over {args.span_hours:g} h, {args.arrival} arrival, SQLite, concurrent batches committed together)")
     if cpu:
         # Independent of what else runs on the machine: what the server itself spent per event.
         print(f"server CPU time: {cpu:.1f} s, {accepted / cpu:,.0f} events per CPU-second "
