@@ -10,7 +10,8 @@ import ServiceLifecycle
 /// (`ServiceSettings.serviceURLs`), streaming bodies both ways, and serves the OpenAPI document. It keeps no
 /// database. In front of each upstream it applies rate limits (GCRA, in memory or in Redis), sheds load by
 /// priority, breaks the circuit of a failing upstream and retries what is safe to retry; it limits request
-/// sizes and slow clients, and reports usage to analytics in the background.
+/// sizes and slow clients, and reports usage, and the requests its token check refuses (for the audit log), to
+/// analytics in the background.
 ///
 /// The token check does not replace the services' own: the `Authorization` header travels on unchanged and
 /// every service verifies it again and applies its permissions.
@@ -33,7 +34,9 @@ public struct GatewayService: Sendable {
     let gatewayMetrics: GatewayMetrics
     let rateLimiter: RateLimiter
     /// Usage records waiting for the reporter; nil when usage telemetry is off.
-    let usageBuffer: UsageBuffer?
+    let usageBuffer: ReportBuffer<UsageRecord>?
+    /// The requests the token check refused, waiting to be reported to analytics' audit log.
+    let deniedRequests: DeniedRequests
 
     /// The path prefixes the gateway forwards (each also matches everything below it), for tests that tell its
     /// own routes from the services' routes it stands for.
@@ -62,7 +65,10 @@ public struct GatewayService: Sendable {
         }
         self.gatewayMetrics = gatewayMetrics
         self.rateLimiter = try GatewayService.makeRateLimiter(options: options, metrics: metrics, logger: logger)
-        self.usageBuffer = options.usage.map { UsageBuffer(capacity: $0.bufferCapacity) }
+        self.usageBuffer = options.usage.map { ReportBuffer(capacity: $0.bufferCapacity) }
+        self.deniedRequests = DeniedRequests(
+            buffer: ReportBuffer(capacity: (options.usage ?? UsageOptions()).bufferCapacity),
+            counters: gatewayMetrics.denials)
         self.settings = settings
         self.options = options
         self.logger = logger
@@ -114,7 +120,9 @@ public struct GatewayService: Sendable {
             router.add(middleware: UsageMiddleware(buffer: usageBuffer, metrics: gatewayMetrics))
         }
         // Before the routes it guards: Hummingbird applies router middleware only to routes added after it.
-        router.add(middleware: AccessControlMiddleware(table: GatewayService.accessTable, verifier: verifier))
+        router.add(
+            middleware: AccessControlMiddleware(
+                table: GatewayService.accessTable, verifier: verifier, denials: deniedRequests))
         openAPI.register(on: router)
         var proxy = ReverseProxy(client: client, maxRequestBodySize: options.maxRequestBodySize)
         proxy.maximumAttempts = max(1, options.maximumAttempts)
@@ -133,18 +141,26 @@ public struct GatewayService: Sendable {
         let client = UpstreamClient.make(options: options)
         var services: [any Service] = [UpstreamClientService(client: client)]
         if let redis = rateLimiter.redis { services.append(RedisClientService(client: redis.client)) }
-        if let usageBuffer, var usage = options.usage, let analytics = upstreams["analytics"] {
+        if let analytics = upstreams["analytics"] {
+            // Refusals are reported whether or not usage telemetry is on: they belong in the audit log.
+            var reports = options.usage ?? UsageOptions()
             // The service client's token (analytics:write), unless a test gave its own source.
-            if usage.token == nil, let provider = settings.serviceTokenProvider(logger: logger) {
-                usage.token = { try await provider.token() }
+            if reports.token == nil, let provider = settings.serviceTokenProvider(logger: logger) {
+                reports.token = { try await provider.token() }
+            }
+            let client = ServiceClient(
+                service: "analytics", baseURL: analytics.baseURL, client: client,
+                timeout: TimeAmount(reports.sendTimeout))
+            if let usageBuffer {
+                services.append(
+                    AnalyticsReporter(
+                        buffer: usageBuffer, options: reports, analytics: client, path: UsageRecord.path,
+                        encode: { UsageBatch(records: $0).json() }, counters: gatewayMetrics.usage, logger: logger))
             }
             services.append(
-                UsageReporter(
-                    buffer: usageBuffer, options: usage,
-                    analytics: ServiceClient(
-                        service: "analytics", baseURL: analytics.baseURL, client: client,
-                        timeout: TimeAmount(usage.sendTimeout)),
-                    metrics: gatewayMetrics, logger: logger))
+                AnalyticsReporter(
+                    buffer: deniedRequests.buffer, options: reports, analytics: client, path: DeniedRequests.path,
+                    encode: DeniedRequests.json, counters: gatewayMetrics.denials, logger: logger))
         }
         if let verifier = verifier as? JWKSTokenVerifier, let users = upstreams[Upstream.identityService] {
             services.append(

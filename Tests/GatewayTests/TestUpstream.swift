@@ -162,7 +162,9 @@ struct UpstreamHooks: Sendable {
     /// While true, `…/flaky` answers 503; afterwards 200.
     var failing = Flag()
     /// The bodies analytics received on `POST /internal/analytics/usage`, and their Authorization headers.
-    var usage = UsageInbox()
+    var usage = ReportInbox(member: "records")
+    /// The same for the refused requests the gateway reports (`POST /internal/analytics/denials`).
+    var denials = ReportInbox(member: "denials")
 }
 
 /// A switch a test flips while upstreams read it.
@@ -172,8 +174,12 @@ final class Flag: Sendable {
     var isOn: Bool { value.load(ordering: .acquiring) }
 }
 
-/// What the analytics test upstream received as usage telemetry.
-final class UsageInbox: Sendable {
+/// What the analytics test upstream received from the gateway's reporters.
+final class ReportInbox: Sendable {
+    /// The body's array member holding the records.
+    let member: String
+    init(member: String) { self.member = member }
+
     private let batches = Mutex<[(authorization: String?, body: Data)]>([])
     func append(authorization: String?, body: Data) { batches.withLock { $0.append((authorization, body)) } }
     var all: [(authorization: String?, body: Data)] { batches.withLock { $0 } }
@@ -182,7 +188,7 @@ final class UsageInbox: Sendable {
     var records: [[String: Any]] {
         all.flatMap { batch -> [[String: Any]] in
             let object = try? JSONSerialization.jsonObject(with: batch.body) as? [String: Any]
-            return object?["records"] as? [[String: Any]] ?? []
+            return object?[member] as? [[String: Any]] ?? []
         }
     }
 }
@@ -248,12 +254,17 @@ enum TestUpstream {
             }
             // The gateway waits for users to be ready before it fetches the keys; not a request to echo.
             if request.method == .get, request.uri.path == "/readyz" { return Response(status: .ok) }
-            // Usage telemetry arrives in the background; tests that count echoed requests must not see it.
-            if request.method == .post, request.uri.path == "/internal/analytics/usage" {
+            // Usage telemetry and refusal reports arrive in the background; tests that count echoed requests must not
+            // see them.
+            if request.method == .post,
+                let inbox = [
+                    "/internal/analytics/usage": hooks.usage, "/internal/analytics/denials": hooks.denials,
+                ][request.uri.path]
+            {
                 var request = request
                 let body = try await request.collectBody(upTo: 4 << 20)
-                hooks.usage.append(authorization: request.headers[.authorization], body: Data(body.readableBytesView))
-                let records = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?["records"]
+                inbox.append(authorization: request.headers[.authorization], body: Data(body.readableBytesView))
+                let records = (try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any])?[inbox.member]
                 let count = (records as? [Any])?.count ?? 0
                 return Response(
                     status: .accepted, headers: [.contentType: "application/json"],

@@ -9,6 +9,7 @@ enum AnalyticsAccessTable {
         // Ingestion by trusted backends and the gateway's service token.
         "POST /api/analytics/events": .anyOf([.analyticsWrite]),
         "POST /internal/analytics/usage": .anyOf([.analyticsWrite]),
+        "POST /internal/analytics/denials": .anyOf([.analyticsWrite]),
         // Segment's tracking API: the write key (HTTP Basic) is the credential, checked by the handler.
         "POST /v1/batch": .public,
         "POST /v1/track": .public,

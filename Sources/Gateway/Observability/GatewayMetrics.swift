@@ -1,7 +1,7 @@
 import MeridianKit
 
 /// The gateway's own instruments on its registry, made once at start: rate-limit decisions, shedding, the
-/// circuit breakers, retries, request limits and usage telemetry. `/metrics` shows them next to the HTTP ones.
+/// circuit breakers, retries, request limits, usage telemetry and the reports of refused requests. `/metrics` shows them next to the HTTP ones.
 final class GatewayMetrics: Sendable {
     let service: ServiceMetrics
     private let admitted: [RouteClass: MetricCounter]
@@ -16,10 +16,9 @@ final class GatewayMetrics: Sendable {
     private let upstreamFailures: [String: MetricCounter]
     let headersTooLarge: MetricCounter
     let tooManyHeaders: MetricCounter
-    let usageRecorded: MetricCounter
-    let usageDropped: MetricCounter
-    let usageSent: MetricCounter
-    let usageBatchFailures: MetricCounter
+    let usage: ReportCounters
+    /// The refused requests reported to analytics' audit log.
+    let denials: ReportCounters
 
     init(service: ServiceMetrics, upstreams: [String]) {
         self.service = service
@@ -81,12 +80,8 @@ final class GatewayMetrics: Sendable {
             "gateway_rejected_requests", help: "Requests refused for their size", labels: [("reason", "header_bytes")])
         tooManyHeaders = service.makeCounter(
             "gateway_rejected_requests", help: "Requests refused for their size", labels: [("reason", "header_count")])
-        usageRecorded = service.makeCounter("gateway_usage_records", help: "Usage records taken into the buffer")
-        usageDropped = service.makeCounter(
-            "gateway_usage_records_dropped", help: "Usage records dropped (buffer full, or analytics refused or unreachable)")
-        usageSent = service.makeCounter("gateway_usage_records_sent", help: "Usage records accepted by analytics")
-        usageBatchFailures = service.makeCounter(
-            "gateway_usage_batch_failures", help: "Usage batches analytics did not accept")
+        usage = ReportCounters(service, kind: "usage", noun: "Usage records")
+        denials = ReportCounters(service, kind: "denial", noun: "Refused requests reported for the audit log")
         // Exported at 0 from start-up, so the store-failure alert has a series before the first failure.
         for kind in RateLimiter.storeErrorKinds {
             _ = service.makeCounter(RateLimiter.storeErrors, help: RateLimiter.storeErrorsHelp, labels: [("error", kind)])

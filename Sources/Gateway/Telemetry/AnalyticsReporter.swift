@@ -31,17 +31,20 @@ public struct UsageOptions: Sendable {
     }
 }
 
-/// Sends the buffered usage records to analytics in batches, off the request path. A batch analytics does not
-/// accept (unreachable, refused, timed out) is dropped and counted, never retried into a growing backlog: usage
-/// telemetry is best effort by design, and must not compete with the requests it describes.
-struct UsageReporter: Service {
-    let buffer: UsageBuffer
+/// Sends one buffer's records to analytics in batches, off the request path: the usage records, and the
+/// requests the gateway refused (for analytics' audit log). A batch analytics does not accept (unreachable,
+/// refused, timed out) is dropped and counted, never retried into a growing backlog: the reports must not
+/// compete with the requests they describe.
+struct AnalyticsReporter<Record: Sendable>: Service {
+    let buffer: ReportBuffer<Record>
     let options: UsageOptions
     let analytics: ServiceClient
-    let metrics: GatewayMetrics
+    /// The internal ingestion route: `UsageRecord.path` or `DeniedRequests.path`.
+    let path: String
+    /// The batch's JSON body.
+    let encode: @Sendable ([Record]) -> [UInt8]
+    let counters: ReportCounters
     let logger: Logger
-
-    static let path = "/internal/analytics/usage"
 
     func run() async throws {
         await cancelWhenGracefulShutdown {
@@ -64,25 +67,29 @@ struct UsageReporter: Service {
         }
     }
 
-    func send(_ batch: [UsageRecord]) async {
+    func send(_ batch: [Record]) async {
         do {
             var headers: [(String, String)] = []
             if let token = options.token { headers.append(("Authorization", "Bearer " + (try await token()))) }
-            let body = UsageBatch(records: batch).json()
-            let reply = try await analytics.send(.POST, Self.path, headers: headers, body: ByteBuffer(bytes: body))
+            let reply = try await analytics.send(.POST, path, headers: headers, body: ByteBuffer(bytes: encode(batch)))
             guard reply.status == 202 || reply.status == 200 else {
-                metrics.usageBatchFailures.increment()
-                metrics.usageDropped.increment(by: batch.count)
-                logger.warning("usage batch refused", metadata: ["status": "\(reply.status)", "records": "\(batch.count)"])
+                counters.batchFailures.increment()
+                counters.dropped.increment(by: batch.count)
+                logger.warning(
+                    "report batch refused",
+                    metadata: ["path": .string(path), "status": "\(reply.status)", "records": "\(batch.count)"])
                 return
             }
-            metrics.usageSent.increment(by: batch.count)
+            counters.sent.increment(by: batch.count)
         } catch {
-            metrics.usageBatchFailures.increment()
-            metrics.usageDropped.increment(by: batch.count)
+            counters.batchFailures.increment()
+            counters.dropped.increment(by: batch.count)
             logger.warning(
-                "usage batch not sent",
-                metadata: ["error": "\(String(reflecting: type(of: error)))", "records": "\(batch.count)"])
+                "report batch not sent",
+                metadata: [
+                    "path": .string(path), "error": "\(String(reflecting: type(of: error)))",
+                    "records": "\(batch.count)",
+                ])
         }
     }
 }

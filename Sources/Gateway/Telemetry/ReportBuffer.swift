@@ -1,11 +1,12 @@
+import MeridianKit
 import Synchronization
 
-/// The records waiting to be sent, bounded: when analytics is slow or down, new records are dropped (and
-/// counted) rather than held without limit or waited for. Appending is one lock and an array append, so a
-/// request never waits on telemetry.
-final class UsageBuffer: Sendable {
+/// The records waiting to be sent to analytics (usage records, refused requests), bounded: when analytics is
+/// slow or down, new records are dropped (and counted) rather than held without limit or waited for. Appending
+/// is one lock and an array append, so a request never waits on its report.
+final class ReportBuffer<Record: Sendable>: Sendable {
     let capacity: Int
-    private let records: Mutex<[UsageRecord]>
+    private let records: Mutex<[Record]>
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -13,7 +14,7 @@ final class UsageBuffer: Sendable {
     }
 
     /// False when the buffer is full and the record was dropped.
-    func append(_ record: UsageRecord) -> Bool {
+    func append(_ record: Record) -> Bool {
         records.withLock { records in
             guard records.count < capacity else { return false }
             records.append(record)
@@ -22,7 +23,7 @@ final class UsageBuffer: Sendable {
     }
 
     /// Takes up to `limit` of the oldest records.
-    func drain(upTo limit: Int) -> [UsageRecord] {
+    func drain(upTo limit: Int) -> [Record] {
         records.withLock { records in
             let count = min(limit, records.count)
             let batch = Array(records.prefix(count))
@@ -32,4 +33,24 @@ final class UsageBuffer: Sendable {
     }
 
     var count: Int { records.withLock { $0.count } }
+}
+
+/// The counters of one kind of report: taken into the buffer, dropped (buffer full, or analytics refused or
+/// was unreachable), accepted by analytics, and batches analytics did not accept.
+struct ReportCounters: Sendable {
+    let recorded: MetricCounter
+    let dropped: MetricCounter
+    let sent: MetricCounter
+    let batchFailures: MetricCounter
+
+    /// `gateway_<kind>_records`, `…_records_dropped`, `…_records_sent` and `gateway_<kind>_batch_failures`.
+    init(_ service: ServiceMetrics, kind: String, noun: String) {
+        recorded = service.makeCounter("gateway_\(kind)_records", help: "\(noun) taken into the buffer")
+        dropped = service.makeCounter(
+            "gateway_\(kind)_records_dropped",
+            help: "\(noun) dropped (buffer full, or analytics refused or unreachable)")
+        sent = service.makeCounter("gateway_\(kind)_records_sent", help: "\(noun) accepted by analytics")
+        batchFailures = service.makeCounter(
+            "gateway_\(kind)_batch_failures", help: "Batches of \(noun.lowercased()) analytics did not accept")
+    }
 }

@@ -20,7 +20,7 @@ final class UsageCaller: Sendable {
 struct UsageMiddleware: RouterMiddleware {
     typealias Context = MeridianRequestContext
 
-    let buffer: UsageBuffer
+    let buffer: ReportBuffer<UsageRecord>
     let metrics: GatewayMetrics
 
     func handle(
@@ -56,9 +56,9 @@ struct UsageMiddleware: RouterMiddleware {
             bytesIn: request.headers[.contentLength].flatMap { Int64($0) } ?? 0, bytesOut: Int64(bytesOut),
             subject: who.subject, clientID: who.clientID)
         if buffer.append(record) {
-            metrics.usageRecorded.increment()
+            metrics.usage.recorded.increment()
         } else {
-            metrics.usageDropped.increment()
+            metrics.usage.dropped.increment()
         }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import MeridianKit
 
-/// One request as analytics' usage ingestion receives it (`POST /internal/analytics/usage`, docs/contracts).
+/// One request as analytics' usage ingestion receives it (`POST /internal/analytics/usage`, docs/gateway.md).
 struct UsageRecord: Sendable, Equatable {
     var time: Date
     /// The route template, never the raw path (`/api/orders/**`), so the record holds no identifiers.
@@ -78,4 +78,9 @@ extension UsageRecord {
         string(clientID)
         out.append(UInt8(ascii: "}"))
     }
+}
+
+extension UsageRecord {
+    /// Analytics' ingestion route for usage records.
+    static let path = "/internal/analytics/usage"
 }

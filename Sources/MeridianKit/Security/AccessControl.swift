@@ -109,10 +109,13 @@ public struct AccessControlMiddleware: RouterMiddleware {
 
     public let table: RouteAccessTable
     public let verifier: any AccessTokenVerifier
-    /// Where 401 and 403 refusals are recorded (`request.deny`, outcome `denied`); nil records nothing.
-    public let denials: AuditDenials?
+    /// Where 401 and 403 refusals go: a service's own audit log (`AuditDenials`), or for the gateway, which
+    /// keeps none, its report to analytics; nil records nothing.
+    public let denials: (any RequestDenialRecorder)?
 
-    public init(table: RouteAccessTable, verifier: any AccessTokenVerifier, denials: AuditDenials? = nil) {
+    public init(
+        table: RouteAccessTable, verifier: any AccessTokenVerifier, denials: (any RequestDenialRecorder)? = nil
+    ) {
         self.table = table
         self.verifier = verifier
         self.denials = denials
@@ -131,7 +134,12 @@ public struct AccessControlMiddleware: RouterMiddleware {
                     return try await authorize(request, context: context, next: next)
                 } catch let refusal as AccessRefusal {
                     if let denials, let route = context.endpointPath {
-                        await denials.record(refusal, route: "\(request.method.rawValue) \(route)", context: context)
+                        var refused = context
+                        refused.principal = refusal.principal
+                        await denials.record(
+                            RequestDenial(
+                                route: "\(request.method.rawValue) \(route)", status: Int(refusal.problem.status.code),
+                                reason: refusal.reason, actor: AuditActor(context: refused)))
                     }
                     throw refusal.problem
                 }
