@@ -77,7 +77,8 @@ public struct UsersService: Sendable {
         self.metrics = ServiceMetrics(service: UsersService.name)
         metrics.exportPoolUsage(of: database)
         self.keyRotation = KeyRotation(
-            cipher: cipher, database: database, columns: UsersService.encryptedColumns, metrics: metrics, logger: logger)
+            cipher: cipher, database: database, columns: UsersService.encryptedColumns, metrics: metrics, audit: audit,
+            logger: logger)
         self.readiness = Readiness()
         self.events = EventPublishing(
             producer: UsersService.name, database: database, cipher: cipher, settings: settings, metrics: metrics,

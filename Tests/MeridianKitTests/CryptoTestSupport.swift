@@ -4,8 +4,8 @@ import Logging
 import MeridianTestSupport
 import SQLKit
 
-/// A running database with the key tables and one table of sealed values (`vault`), for the cipher and
-/// rotation tests.
+/// A running database with the key and audit tables and one table of sealed values (`vault`), for the cipher
+/// and rotation tests (key changes append audit records).
 struct CryptoFixture: Sendable {
     let database: any Database
     let masterKey: MasterKey
@@ -20,7 +20,8 @@ struct CryptoFixture: Sendable {
                 ["CREATE TABLE vault (id TEXT PRIMARY KEY, secret \(ciphertext))"]
             })
             try await Migrator(
-                database: database, migrations: [vault] + CryptoMigrations.all, logger: Logger(label: "t")
+                database: database, migrations: [vault] + CryptoMigrations.all + AuditMigrations.all,
+                logger: Logger(label: "t")
             ).run()
             return try await body(CryptoFixture(database: database, masterKey: TestMasterKey.make()))
         }
@@ -35,7 +36,8 @@ struct CryptoFixture: Sendable {
     func rotation(_ cipher: FieldCipher, batchSize: Int = 200, grace: Duration = .zero) -> KeyRotation {
         KeyRotation(
             cipher: cipher, database: database, columns: [CryptoFixture.column],
-            metrics: ServiceMetrics(service: CryptoFixture.service), logger: Logger(label: "t"), batchSize: batchSize,
+            metrics: ServiceMetrics(service: CryptoFixture.service),
+            audit: AuditLog(service: CryptoFixture.service, cipher: cipher), logger: Logger(label: "t"), batchSize: batchSize,
             interval: .milliseconds(10), retirementGrace: grace)
     }
 

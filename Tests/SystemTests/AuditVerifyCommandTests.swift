@@ -71,38 +71,8 @@ struct VerifyCommand: Sendable {
     let databaseURL: String
     let masterKey: MasterKey
 
-    struct Outcome: Sendable {
-        let status: Int32
-        let output: String
-    }
-
-    func run() async throws -> Outcome {
-        // Output into a file, not a pipe: a server another suite starts meanwhile could inherit the pipe's write
-        // end and keep it open after this process exits.
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("audit-verify-\(UUID().uuidString)")
-        try #require(FileManager.default.createFile(atPath: output.path, contents: nil))
-        defer { try? FileManager.default.removeItem(at: output) }
-        let handle = try FileHandle(forWritingTo: output)
-        defer { try? handle.close() }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["audit", "verify", "--service", "users", "--database-url", databaseURL]
-        process.environment = [
-            "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin", "MERIDIAN_MASTER_KEY": masterKey.base64,
-            "MERIDIAN_LOG_LEVEL": "error",
-        ]
-        process.standardOutput = handle
-        process.standardError = FileHandle.nullDevice
-        // Waits without holding a thread of the concurrency pool for the life of the child.
-        let status = try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Int32, any Error>) in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try ProcessLaunch.run(process)
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
-        return Outcome(status: status, output: try String(contentsOf: output, encoding: .utf8))
+    func run() async throws -> MeridianCLI.Outcome {
+        try await MeridianCLI(binary: binary, databaseURL: databaseURL)
+            .run(["audit", "verify", "--service", "users"], masterKey: masterKey)
     }
 }

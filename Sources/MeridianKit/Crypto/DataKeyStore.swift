@@ -100,8 +100,10 @@ enum DataKeyStore {
     }
 
     /// Makes a fresh data key primary; the previous primary stays readable (`active`) until re-encryption has
-    /// moved every value off it. Returns the new version.
-    static func rotate(service: String, master: MasterKey, _ sql: any SQLDatabase) async throws -> Int64 {
+    /// moved every value off it. Returns the superseded primary version and the new one (for the audit record).
+    static func rotate(service: String, master: MasterKey, _ sql: any SQLDatabase) async throws
+        -> (previous: Int64?, version: Int64)
+    {
         if sql.dialect.name == "postgresql" {
             try await sql.raw("LOCK TABLE meridian_data_keys IN EXCLUSIVE MODE").run()
         }
@@ -114,22 +116,27 @@ enum DataKeyStore {
             }
         }
         let version = (existing.map(\.version).max() ?? 0) + 1
+        let previous = existing.first { $0.state == State.primary.rawValue }?.version
         try await sql.update("meridian_data_keys").set("state", to: SQLBind(State.active.rawValue))
             .where("purpose", .equal, SQLBind(Purpose.data.rawValue))
             .where("state", .equal, SQLBind(State.primary.rawValue)).run()
         try await insert(
             SymmetricKey(size: .bits256), service: service, purpose: .data, version: version, state: .primary,
             master: master, now: Timestamp.micros(Date()), sql)
-        return version
+        return (previous, version)
     }
 
-    /// Erases a non-primary data key's material. The caller has established that no value uses it.
-    static func retire(version: Int64, _ sql: any SQLDatabase) async throws {
-        try await sql.update("meridian_data_keys")
+    /// Erases a non-primary data key's material. The caller has established that no value uses it. Returns
+    /// false when the key was not `active` (another replica's job retired it first): nothing changed, so
+    /// nothing is to be audited.
+    static func retire(version: Int64, _ sql: any SQLDatabase) async throws -> Bool {
+        let retired = try await sql.update("meridian_data_keys")
             .set("state", to: SQLBind(State.retired.rawValue)).set("wrapped", to: SQLLiteral.null)
             .set("retired_at", to: SQLBind(Timestamp.micros(Date())))
             .where("purpose", .equal, SQLBind(Purpose.data.rawValue)).where("version", .equal, SQLBind(version))
-            .where("state", .equal, SQLBind(State.active.rawValue)).run()
+            .where("state", .equal, SQLBind(State.active.rawValue))
+            .returning("version").all()
+        return !retired.isEmpty
     }
 
     /// Re-wraps every stored key from `old` to `new` master key; values are untouched.

@@ -17,6 +17,8 @@ public struct KeyRotation: Service {
     public let database: any Database
     public let columns: [EncryptedColumn]
     public let metrics: ServiceMetrics
+    /// Where the retirement of a key is recorded (`data_key.retire`), in the transaction that retires it.
+    public let audit: AuditLog
     let logger: Logger
     let batchSize: Int
     let interval: Duration
@@ -26,12 +28,14 @@ public struct KeyRotation: Service {
 
     public init(
         cipher: FieldCipher, database: any Database, columns: [EncryptedColumn], metrics: ServiceMetrics,
-        logger: Logger, batchSize: Int = 200, interval: Duration = .seconds(10), retirementGrace: Duration? = nil
+        audit: AuditLog, logger: Logger, batchSize: Int = 200, interval: Duration = .seconds(10),
+        retirementGrace: Duration? = nil
     ) {
         self.cipher = cipher
         self.database = database
         self.columns = columns
         self.metrics = metrics
+        self.audit = audit
         self.logger = logger
         self.batchSize = max(1, batchSize)
         self.interval = interval
@@ -145,22 +149,29 @@ public struct KeyRotation: Service {
         return outcome
     }
 
-    /// Retires every superseded key no value uses any more, once the primary is older than the grace period.
+    /// Retires every superseded key no value uses any more, once the primary is older than the grace period,
+    /// and records each retirement.
     func retireUnused(primary: UInt32) async throws {
+        let audit = audit
         try await database.transaction { sql in
             let keys = try await DataKeyStore.rows(sql).filter { $0.purpose == DataKeyStore.Purpose.data.rawValue }
             guard let primaryRow = keys.first(where: { $0.version == Int64(primary) }),
                 primaryRow.createdAt <= Timestamp.micros(Date()) - Int64(retirementGrace.components.seconds) * 1_000_000
             else { return }
+            var retired: [Int64] = []
             for key in keys where key.state == DataKeyStore.State.active.rawValue {
                 var used = 0
                 for column in columns {
                     used += try await KeyRotation.countOn(FieldCipher.versionPrefix(UInt32(key.version)), column, sql)
                 }
-                if used == 0 {
-                    try await DataKeyStore.retire(version: key.version, sql)
-                    logger.notice("retired a data key no value uses", metadata: ["key_version": "\(key.version)"])
+                if used == 0, try await DataKeyStore.retire(version: key.version, sql) {
+                    retired.append(key.version)
                 }
+            }
+            // Last in the transaction, as `AuditLog.append` asks: on PostgreSQL it holds the append lock.
+            for version in retired {
+                try await audit.append(KeyAudit.dataKeyRetired(version: version, primary: Int64(primary)), on: sql)
+                logger.notice("retired a data key no value uses", metadata: ["key_version": "\(version)"])
             }
         }
     }

@@ -53,7 +53,8 @@ public struct ServiceCore: Sendable {
         self.cipher = FieldCipher(service: name, database: database, masterKey: masterKey)
         self.audit = AuditLog(service: name, cipher: cipher, checkpoints: settings.auditCheckpoints)
         self.keyRotation = KeyRotation(
-            cipher: cipher, database: database, columns: self.encryptedColumns, metrics: metrics, logger: logger)
+            cipher: cipher, database: database, columns: self.encryptedColumns, metrics: metrics, audit: audit,
+            logger: logger)
         self.readiness = Readiness()
     }
 

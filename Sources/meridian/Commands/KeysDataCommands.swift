@@ -30,6 +30,8 @@ enum DataKeysData {
             services = ServiceName.backends
         }
         let masterKey = try settings.masterKey()
+        // Key changes are audited: their records are signed on the service's own checkpoint schedule.
+        let checkpoints = try settings.auditCheckpoints()
         var urls: [String: String] = [:]
         for other in ServiceName.backends { urls[other.rawValue] = settings.serviceURL(other) }
         let logger = Logger(label: "meridian")
@@ -39,9 +41,11 @@ enum DataKeysData {
                 name: service.rawValue, listen: ListenAddress(host: "127.0.0.1", port: 0),
                 databaseURL: settings.databaseURL(for: service), serviceURLs: urls)
             unitSettings.masterKey = masterKey
+            unitSettings.auditCheckpoints = checkpoints
             let unit = try ServiceUnit.make(service, settings: unitSettings)
             guard let database = unit.database else { continue }
-            let administration = KeyAdministration(service: service.rawValue, database: database, masterKey: masterKey)
+            let administration = KeyAdministration(
+                service: service.rawValue, database: database, masterKey: masterKey, checkpoints: checkpoints)
             let migrate = unit.migrate
             do {
                 let value = try await Offline.run(on: database, logger: logger) {
