@@ -108,17 +108,20 @@ def test_one_order_placement_is_one_trace_from_the_gateway_to_the_email(
                       headers={"traceparent": f"00-{trace_id}-{caller_span}-01"})
     assert placed.status_code == 201, placed.text
 
+    # Each span waited for here ends after the spans inside it, so once these are exported the trace is whole:
+    # both outbox deliveries (each around its consumer's server and consumer spans) and the email's delivery
+    # (around its smtp send).
     def complete() -> list[ReceivedSpan] | None:
         spans = otlp.spans_of(trace_id)
-        consumers = {(s.attributes.get("meridian.service"), s.name) for s in spans if s.kind == "consumer"}
-        sent = any(s.name == "smtp send" for s in spans)
-        return spans if ("notifications", "process order.created") in consumers and sent else None
+        deliveries = {s.attributes.get("messaging.destination.name") for s in spans
+                      if s.kind == "client" and s.name == "deliver order.created"}
+        emailed = any(s.name == "deliver email" for s in spans)
+        return spans if {"notifications", "analytics"} <= deliveries and emailed else None
 
-    wait_until(complete, EXPORT_TIMEOUT,
-               "the notifications service's consumer span of order.created and the email's smtp send span", seen=lambda: (otlp.spans_of(trace_id), len(otlp.spans), otlp.rejected))
-    # The analytics delivery runs concurrently; give the exporter one more batch for spans still in flight.
-    time.sleep(1.0)
-    spans = otlp.spans_of(trace_id)
+    spans = wait_until(
+        complete, EXPORT_TIMEOUT,
+        "the outbox deliveries of order.created to notifications and analytics and the email's delivery span",
+        seen=lambda: (otlp.spans_of(trace_id), len(otlp.spans), otlp.rejected))
 
     gateway = one(spans, "gateway server span", kind="server", attr_meridian__service="gateway",
                   parent_span_id=caller_span)
@@ -139,6 +142,17 @@ def test_one_order_placement_is_one_trace_from_the_gateway_to_the_email(
     assert consuming.name == "process order.created"
     assert consuming.attributes["meridian.event.producer"] == "orders"
     assert consuming.attributes["messaging.message.id"] == dispatch.attributes["messaging.message.id"]
+
+    # The same event reaches analytics through its own outbox delivery, in the same trace.
+    to_analytics = one(spans, "outbox delivery to analytics", kind="client", name="deliver order.created",
+                       parent_span_id=orders.span_id, attr_messaging__destination__name="analytics")
+    analytics_server = child_of(to_analytics, spans, "analytics server span", kind="server",
+                                attr_meridian__service="analytics")
+    assert analytics_server.name == "/internal/events"
+    analytics_consumer = one(spans, "analytics consumer span", kind="consumer",
+                             parent_span_id=analytics_server.span_id)
+    assert analytics_consumer.name == "process order.created"
+    assert analytics_consumer.attributes["messaging.message.id"] == dispatch.attributes["messaging.message.id"]
 
     # The orders service's SQL: its transactions and reads are client spans of the request that ran them.
     database = [span for span in spans if span.parent_span_id == orders.span_id and span.name.startswith("db.")]
