@@ -2,7 +2,7 @@ import Foundation
 import MeridianKit
 import SQLKit
 
-/// The other services' domain events (contracts.md "Events"), received through the inbox and stored as product
+/// The other services' domain events (docs/events.md), received through the inbox and stored as product
 /// events of the user they concern: `order.created`, `order.paid`, `order.cancelled`, `order.refunded` and
 /// `user.created`. The envelope id is the event id, so a redelivery is also a duplicate here.
 struct DomainEvents: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import MeridianKit
 
-/// The gateway's usage telemetry (contracts.md "Usage telemetry"): one record per proxied request, stored as a
+/// The gateway's usage telemetry (docs/gateway.md "Usage telemetry"): one record per proxied request, stored as a
 /// `$request` event of the calling user (or client), broken down by route, method, status class and client.
 enum UsageRecords {
     static let eventName = "$request"

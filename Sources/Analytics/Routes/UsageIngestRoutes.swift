@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import MeridianKit
 
-/// `POST /internal/analytics/usage`: the gateway's usage records (contracts.md "Usage telemetry"), sent with its
+/// `POST /internal/analytics/usage`: the gateway's usage records (docs/gateway.md "Usage telemetry"), sent with its
 /// service token (`analytics:write`).
 struct UsageIngestRoutes: Sendable {
     let ingestor: EventIngestor

@@ -15,7 +15,7 @@ public struct EventSubscriptions: Sendable, Equatable {
     /// Every service some event type is delivered to.
     public var allSubscribers: [String] { Array(Set(subscribers.values.joined())).sorted() }
 
-    /// The platform's wiring (contracts.md): order events go to notifications and analytics, user events to
+    /// The platform's wiring (docs/events.md): order events go to notifications and analytics, user events to
     /// analytics.
     public static let platform = EventSubscriptions([
         EventType.orderCreated: ["notifications", "analytics"],

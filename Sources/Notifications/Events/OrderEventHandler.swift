@@ -26,7 +26,7 @@ struct OrderEventHandler: Sendable {
     }
 }
 
-/// The order event payload (contracts: `{order_id, user_id, status, total: {amount_minor, currency}, items}`).
+/// The order event payload (docs/events.md: `{order_id, user_id, status, total: {amount_minor, currency}, items}`).
 struct OrderPayload: Sendable {
     var orderID: String
     var userID: String
