@@ -73,7 +73,8 @@ public struct NotificationsService: Sendable {
         preferences = PreferenceStore(database: database)
         subscriptions = PushSubscriptionStore(database: database, sealer: sealer)
         vapidKeys = VAPIDKeyStore(database: database, sealer: sealer, configured: options.vapidPrivateKey)
-        queue = DeliveryQueue(database: database, rows: NotificationRows(sealer: sealer), lease: options.lease)
+        queue = DeliveryQueue(
+            database: database, rows: NotificationRows(sealer: sealer), lease: options.lease, audit: core.audit)
         composer = NotificationComposer(
             store: store, preferences: preferences, subscriptions: subscriptions, audit: core.audit)
         dispatcher = DeliveryDispatcher(

@@ -11,6 +11,7 @@ import base64
 import http.server
 import json
 import os
+import re
 import threading
 import time
 import urllib.parse
@@ -151,6 +152,11 @@ def test_push_is_decryptable_signed_and_410_unsubscribes(
     assert headers["content-encoding"] == "aes128gcm"
     assert int(headers["ttl"]) > 0
     assert headers["urgency"] in {"very-low", "low", "normal", "high"}
+    # RFC 8030 section 5.4: a topic is at most 32 characters of the base64url alphabet. The API takes no topic;
+    # Meridian names each notification's messages after it, so a re-sent copy replaces only its own earlier one.
+    topic = headers["topic"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,32}", topic), topic
+    assert topic == notification_id.replace("_", "-")[-32:]
     claims = verify_vapid(headers["authorization"], endpoint)
     assert headers["authorization"].endswith("k=" + vapid_public)
     assert claims["aud"] == f"http://127.0.0.1:{push_service.port}"
@@ -173,3 +179,15 @@ def test_push_is_decryptable_signed_and_410_unsubscribes(
     assert detail["deliveries"][0]["attempts"][-1]["provider_status"] == 410
     listed = api.get("/api/push-subscriptions").json()["data"]
     assert subscription_id not in {item["id"] for item in listed}
+    gone_topic = {name.lower(): value for name, value in push_service.received[-1]["headers"].items()}["topic"]
+    assert gone_topic == gone_id.replace("_", "-")[-32:] and gone_topic != topic
+
+    # The worker's deletion is audited like an owner's, with the service as the actor.
+    audit = api.get(
+        "/api/audit/notifications",
+        params={"action": "push_subscription.delete", "resource_id": subscription_id},
+    )
+    assert audit.status_code == 200, audit.text
+    records = audit.json()["data"]
+    assert [record["actor"]["sub"] for record in records] == ["system:notifications"]
+    assert records[0]["changes"]["provider_status"] == 410

@@ -10,6 +10,8 @@ struct DeliveryQueue: Sendable {
     let database: any Database
     let rows: NotificationRows
     let lease: Duration
+    /// Records the deletions the queue makes on its own (a push subscription the push service says is gone).
+    let audit: AuditLog
 
     struct Claim: Sendable {
         var delivery: Delivery
@@ -49,8 +51,9 @@ struct DeliveryQueue: Sendable {
     struct LeaseLost: Error {}
 
     /// Records the attempt and moves the delivery on: `sent`; `failed` with the next attempt's time; or `dead`
-    /// (refused for good, or out of attempts or time). A push subscription that is gone is deleted in the same
-    /// transaction. `after` runs in the transaction too (the audit record of a final outcome).
+    /// (refused for good, or out of attempts or time). A push subscription that is gone is deleted, and the
+    /// deletion audited, in the same transaction. `after` runs in the transaction too (the audit record of a
+    /// final outcome).
     func complete(
         _ claim: Claim, result: ChannelResult, startedAt: Date, finishedAt: Date, policy: RetryPolicy,
         jitter: Double = Double.random(in: 0...1),
@@ -94,10 +97,33 @@ struct DeliveryQueue: Sendable {
             try await sql.insert(into: "delivery_attempts").columns(NotificationRows.attemptColumns)
                 .values(try rows.values(of: attempt)).run()
             if result.outcome == .gone, let subscription = delivery.pushSubscriptionID {
-                try await sql.delete(from: "push_subscriptions").where("id", .equal, SQLBind(subscription)).run()
+                try await deleteGoneSubscription(subscription, of: delivery, result: result, on: sql)
             }
             try await after(finalStatus, sql)
             return finalStatus
         }
+    }
+}
+
+extension DeliveryQueue {
+    /// Deletes a subscription the push service answered 404 or 410 for. The deletion is a change of state like
+    /// the API's `DELETE`, so it leaves the same audit record, with the service as the actor (no one asked for
+    /// it) and the push service's answer as the reason. A subscription already gone (deleted by its owner while
+    /// the delivery waited) was audited when it went, so nothing is recorded twice.
+    fileprivate func deleteGoneSubscription(
+        _ id: String, of delivery: Delivery, result: ChannelResult, on sql: any SQLDatabase
+    ) async throws {
+        let deleted = try await sql.delete(from: PushSubscriptionStore.table).where("id", .equal, SQLBind(id))
+            .returning("id").all()
+        guard !deleted.isEmpty else { return }
+        try await audit.append(
+            AuditEvent(
+                action: "push_subscription.delete", resourceType: "push_subscription", resourceID: id,
+                changes: .object([
+                    "user_id": delivery.userID.map(JSONValue.string) ?? .null,
+                    "delivery_id": .string(delivery.id),
+                    "provider_status": result.providerStatus.map { .integer(Int64($0)) } ?? .null,
+                ])),
+            actor: .system(NotificationsService.name), on: sql)
     }
 }
