@@ -130,6 +130,14 @@ public struct GatewayService: Sendable {
             options.rateLimitingEnabled
             ? RateLimitGate(rules: options.rateLimits, limiter: rateLimiter, metrics: gatewayMetrics) : nil
         ProxyRoutes(proxy: proxy, upstreams: upstreams, rateLimits: rateLimits).register(on: router)
+        AuditTrailRoute(
+            services: AuditTrailRoute.auditedServices.compactMap { name in
+                upstreams[name].map {
+                    ServiceClient(service: name, baseURL: $0.baseURL, client: client, timeout: TimeAmount($0.timeout))
+                }
+            },
+            rateLimits: rateLimits
+        ).register(on: router)
         return router
     }
 

@@ -19,6 +19,8 @@ enum GatewayAccess {
     static let table: RouteAccessTable = {
         var rules: [String: RouteAccess] = [:]
         for route in publicRoutes { rules[route] = .public }
+        // The gateway's own merged audit list; each service it reads checks `audit:read`.
+        rules["GET \(AuditTrailRoute.path)"] = .authenticated
         for route in Upstream.routes {
             let access: RouteAccess = publicPrefixes.contains(route.prefix) ? .public : .authenticated
             for method in ProxyRoutes.methods {

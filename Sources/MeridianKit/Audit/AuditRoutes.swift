@@ -17,7 +17,8 @@ public struct AuditRoutes: Sendable {
     /// The route's path for `service`, as access tables list it.
     public static func path(service: String) -> String { "/api/audit/\(service)" }
 
-    static let parameters: Set<String> = PageRequest.parameters.union([
+    /// The list's query parameters; the gateway's merged list (`GET /api/audit`) takes the same.
+    public static let parameters: Set<String> = PageRequest.parameters.union([
         "actor", "resource_type", "resource_id", "action", "outcome", "from", "to",
     ])
 

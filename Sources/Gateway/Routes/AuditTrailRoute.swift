@@ -1,0 +1,155 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import MeridianKit
+import NIOCore
+
+/// `GET /api/audit`: the audit records of every service in one list, oldest first, for a reviewer who wants the
+/// platform's trail in one place. Each service keeps its own hash chain and serves it at `/api/audit/<service>`;
+/// this route reads one page of each with the caller's token and the same filters, and merges them by time. It
+/// grants nothing: each service checks `audit:read` itself, and any refusal (401, 403, 422) is the answer.
+struct AuditTrailRoute: Sendable {
+    static let path = "/api/audit"
+    /// Every service that keeps an audit log, in the order that breaks ties between records of the same time.
+    static let auditedServices = ["users", "orders", "notifications", "analytics"]
+    /// The clients of `auditedServices`, in that order.
+    let services: [ServiceClient]
+    let rateLimits: RateLimitGate?
+
+    func register(on router: Router<MeridianRequestContext>) {
+        router.get(RouterPath(Self.path)) { request, context in try await list(request, context: context) }
+    }
+
+    func list(_ request: Request, context: MeridianRequestContext) async throws -> Response {
+        var query = QueryReader(request, known: AuditRoutes.parameters)
+        let page = PageRequest(reading: &query)
+        var after: [String: Int64] = [:]
+        if let cursor = page.after {
+            if let positions = AuditTrailCursor.positions(cursor, services: services.map(\.service)) {
+                after = positions
+            } else {
+                query.fail("cursor", "is not a cursor this API issued")
+            }
+        }
+        try query.finish()
+        let limitHeaders = try await rateLimits?.check(.reads, context: context) ?? [:]
+
+        let forwarded = request.headers[.authorization].map { [("Authorization", $0)] } ?? []
+        let requestID = context.requestID
+        let filters = Self.filters(of: request)
+        let pages = try await withThrowingTaskGroup(of: (Int, ServicePage).self) { group in
+            for (index, service) in services.enumerated() {
+                var parameters = filters + ["limit=\(page.limit)"]
+                if let position = after[service.service] {
+                    parameters.append("cursor=" + PageRequest.encodeCursor(String(position)))
+                }
+                let path = AuditRoutes.path(service: service.service) + "?" + parameters.joined(separator: "&")
+                group.addTask {
+                    let reply: ServiceClient.Reply
+                    do {
+                        reply = try await service.send(.GET, path, headers: forwarded, requestID: requestID)
+                    } catch {
+                        throw Problem.upstreamUnavailable(service.service)
+                    }
+                    return (index, try ServicePage(reply, service: service.service))
+                }
+            }
+            var pages = [ServicePage?](repeating: nil, count: services.count)
+            for try await (index, page) in group { pages[index] = page }
+            return pages.compactMap { $0 }
+        }
+        let merged = AuditTrailCursor.merge(pages, limit: page.limit, after: after)
+        var response = Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: merged.serialized())))
+        for field in limitHeaders { response.headers[field.name] = field.value }
+        return response
+    }
+
+    /// The filters exactly as the client wrote them (still encoded), for each service to read and refuse as its
+    /// own list does; the page parameters are the gateway's.
+    static func filters(of request: Request) -> [String] {
+        guard let query = request.uri.query, !query.isEmpty else { return [] }
+        return query.split(separator: "&").compactMap { piece in
+            let name = String(piece.prefix { $0 != "=" })
+            return PageRequest.parameters.contains(name.removingPercentEncoding ?? name) ? nil : String(piece)
+        }
+    }
+}
+
+/// One service's page of records, or its refusal passed on to the client.
+struct ServicePage: Sendable {
+    let service: String
+    let records: [JSONValue]
+    let hasMore: Bool
+
+    init(_ reply: ServiceClient.Reply, service: String) throws {
+        self.service = service
+        guard reply.status == 200 else {
+            // The caller's own mistake or missing permission: the service's problem, as it wrote it.
+            if (400..<500).contains(reply.status) { throw PassedOnProblem(status: reply.status, body: reply.body) }
+            throw Problem(.badGateway, detail: "The \(service) service could not list its audit records.")
+        }
+        guard case .object(let body) = try? JSONValue.parse(reply.body.readableBytesView),
+            case .array(let records) = body["data"]
+        else { throw Problem(.badGateway, detail: "The \(service) service answered its audit list with no records.") }
+        self.records = records
+        if case .string = body["next_cursor"] { hasMore = true } else { hasMore = false }
+    }
+}
+
+/// A service's 4xx problem, answered to the client unchanged.
+struct PassedOnProblem: Error, HTTPResponseError {
+    let status: HTTPResponse.Status
+    let body: ByteBuffer
+
+    init(status: Int, body: ByteBuffer) {
+        self.status = HTTPResponse.Status(code: status)
+        self.body = body
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: body))
+    }
+}
+
+/// The merged list's cursor: how far into each service's log the client has read (the last sequence number
+/// shown), as `users.12~orders.7`, base64url like every cursor of the API.
+enum AuditTrailCursor {
+    static func positions(_ decoded: String, services: [String]) -> [String: Int64]? {
+        var positions: [String: Int64] = [:]
+        for part in decoded.split(separator: "~") {
+            let pieces = part.split(separator: ".")
+            guard pieces.count == 2, services.contains(String(pieces[0])), let sequence = Int64(pieces[1]),
+                sequence >= 0, positions[String(pieces[0])] == nil
+            else { return nil }
+            positions[String(pieces[0])] = sequence
+        }
+        return positions
+    }
+
+    /// `{"data": [...], "next_cursor": ...}`: the first `limit` records of the pages by time (then by the
+    /// services' order and sequence), each marked with its service; a cursor follows when any service has
+    /// records left.
+    static func merge(_ pages: [ServicePage], limit: Int, after: [String: Int64]) -> JSONValue {
+        var candidates: [(time: Date, rank: Int, sequence: Int64, service: String, record: JSONValue)] = []
+        for (rank, page) in pages.enumerated() {
+            for record in page.records {
+                guard case .object(var members) = record, case .integer(let sequence) = members["sequence"] else { continue }
+                var time = Date.distantPast
+                if case .string(let text) = members["time"], let parsed = Timestamp.parse(text) { time = parsed }
+                members["service"] = .string(page.service)
+                candidates.append((time, rank, sequence, page.service, .object(members)))
+            }
+        }
+        candidates.sort { ($0.time, $0.rank, $0.sequence) < ($1.time, $1.rank, $1.sequence) }
+        let shown = candidates.prefix(limit)
+        var positions = after
+        for candidate in shown { positions[candidate.service] = max(positions[candidate.service] ?? 0, candidate.sequence) }
+        let more = candidates.count > shown.count || pages.contains(where: \.hasMore)
+        let position = pages.compactMap { page in positions[page.service].map { "\(page.service).\($0)" } }
+        let cursor = more ? JSONValue.string(PageRequest.encodeCursor(position.joined(separator: "~"))) : .null
+        return .object(["data": .array(shown.map(\.record)), "next_cursor": cursor])
+    }
+}
