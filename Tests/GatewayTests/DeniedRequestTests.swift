@@ -12,16 +12,9 @@ import Testing
 /// them in its audit log. A refusal's report names the route template, the status and reason, the request id
 /// the client got, the source address and the time; it goes with the service token.
 @Suite struct DeniedRequestTests {
-    static func options(usage: UsageOptions?) -> GatewayOptions {
-        var options = GatewayOptions()
-        options.rateLimitingEnabled = false
-        options.usage = usage
-        return options
-    }
-
     @Test func refusalsAreReportedWithTheirRequest() async throws {
         let hooks = UpstreamHooks()
-        let options = Self.options(usage: UsageOptions(flushInterval: .milliseconds(50), token: { "service-token" }))
+        let options = UsageTelemetryTests.options(UsageOptions(flushInterval: .milliseconds(50), token: { "service-token" }))
         try await TestUpstream.run(GatewayHarness.services, hooks: hooks) { urls in
             try await GatewayHarness.run(urls: urls, options: options) { client, _ in
                 let anonymous = GatewayClient(base: client.base, token: nil)
@@ -56,7 +49,7 @@ import Testing
     /// Turning usage telemetry off does not turn the audit of refusals off.
     @Test func refusalsAreReportedWithUsageTelemetryOff() async throws {
         let hooks = UpstreamHooks()
-        let options = Self.options(usage: nil)
+        let options = UsageTelemetryTests.options(nil)
         try await TestUpstream.run(GatewayHarness.services, hooks: hooks) { urls in
             try await GatewayHarness.run(urls: urls, options: options, signedIn: false) { client, _ in
                 #expect(try await client.execute(uri: "/api/orders", method: .get).status == .unauthorized)

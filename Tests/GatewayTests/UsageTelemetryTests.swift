@@ -9,7 +9,7 @@ import Testing
 @testable import Gateway
 
 @Suite struct UsageTelemetryTests {
-    static func options(_ usage: UsageOptions) -> GatewayOptions {
+    static func options(_ usage: UsageOptions?) -> GatewayOptions {
         var options = GatewayOptions()
         options.rateLimitingEnabled = false
         options.usage = usage

@@ -25,6 +25,23 @@ import Testing
         try body.finish()
     }
 
+    @Test func readsStrictRFC3339Times() throws {
+        var good = try reader(#"{"at": "2026-11-26T09:30:00.250+01:00"}"#)
+        #expect(good.time("at") == Date(timeIntervalSince1970: 1_795_681_800.25))
+        try good.finish()
+        let errors = validationErrors {
+            var body = try reader(#"{"a": "yesterday", "b": "2026-02-30T00:00:00Z", "c": 5}"#)
+            _ = body.time("a")
+            _ = body.time("b")
+            _ = body.time("c")
+            _ = body.time("d")
+            try body.finish()
+        }
+        #expect(errors.map(\.field) == ["a", "b", "c", "d"])
+        #expect(errors.map(\.message).prefix(2) == ["must be an RFC 3339 time", "must be an RFC 3339 time"])
+        #expect(errors[3].message == "is required")
+    }
+
     @Test func listsEveryBadFieldAndUnknownOnes() throws {
         let errors = validationErrors {
             var body = try reader(#"{"name": 5, "count": 11, "extra": 1, "other": null}"#)

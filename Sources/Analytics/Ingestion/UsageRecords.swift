@@ -11,13 +11,7 @@ enum UsageRecords {
     /// listing every bad field), not something to skip.
     static func read(_ body: inout FieldReader, receivedAt: Date) -> [AnalyticsEvent]? {
         body.objects("records", maxCount: maxRecords) { record in
-            let time = record.string("time", maxLength: 40).flatMap { text -> Date? in
-                guard let date = Timestamp.parse(text) else {
-                    record.fail("time", "must be an RFC 3339 time")
-                    return nil
-                }
-                return date
-            }
+            let time = record.time("time")
             let route = record.string("route", maxLength: 200)
             let method = record.string("method", maxLength: 16)
             let status = record.integer("status", in: 100...599)

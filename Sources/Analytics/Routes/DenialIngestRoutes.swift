@@ -31,13 +31,7 @@ struct DenialIngestRoutes: Sendable {
 
     /// One refusal, read strictly: the gateway is the only writer, so a bad one is a bug to surface (422).
     static func read(_ item: inout FieldReader) -> RequestDenial? {
-        let deniedAt = item.string("denied_at", maxLength: 40).flatMap { text -> Date? in
-            guard let date = Timestamp.parse(text) else {
-                item.fail("denied_at", "must be an RFC 3339 time")
-                return nil
-            }
-            return date
-        }
+        let deniedAt = item.time("denied_at")
         let route = item.string("route", maxLength: 300)
         let status = item.integer("status", in: 401...403).flatMap { status -> Int64? in
             guard status != 402 else {

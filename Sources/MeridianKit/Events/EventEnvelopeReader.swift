@@ -12,13 +12,7 @@ extension EventEnvelope {
         if let type, !isEventType(type) {
             body.fail("type", "must be dotted lower-case words, like order.paid")
         }
-        let occurredAt = body.string("occurred_at", maxLength: 40).flatMap { text -> Date? in
-            guard let date = Timestamp.parse(text) else {
-                body.fail("occurred_at", "must be an RFC 3339 time")
-                return nil
-            }
-            return date
-        }
+        let occurredAt = body.time("occurred_at")
         let producer = body.string("producer", maxLength: 63)
         if let producer, !isServiceName(producer) {
             body.fail("producer", "must be a service name (lower-case letters, digits and hyphens)")

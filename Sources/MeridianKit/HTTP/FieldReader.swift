@@ -106,6 +106,16 @@ public struct FieldReader {
         return number
     }
 
+    /// A required RFC 3339 time (`Timestamp.parse`: strict, any offset).
+    public mutating func time(_ name: String) -> Date? {
+        guard let text = string(name, maxLength: 40) else { return nil }
+        guard let date = Timestamp.parse(text) else {
+            fail(name, "must be an RFC 3339 time")
+            return nil
+        }
+        return date
+    }
+
     public mutating func bool(_ name: String) -> Bool? {
         guard raw(name) != nil else {
             fail(name, "is required")
