@@ -48,8 +48,10 @@ public struct AnalyticsService: Sendable {
         EventRoutes(batches: batches, configuration: configuration).register(on: router)
         SegmentRoutes(batches: batches, writeKeys: writeKeys, configuration: configuration).register(on: router)
         UsageIngestRoutes(ingestor: ingestor, metrics: ingestion).register(on: router)
-        DenialIngestRoutes(denials: AuditDenials(log: audit, database: database, logger: core.logger), database: database)
-            .register(on: router)
+        DenialIngestRoutes(
+            denials: AuditDenials(log: audit, database: database, logger: core.logger), database: database,
+            reporter: core.settings.serviceClient?.clientID
+        ).register(on: router)
         MetricsRoutes(rollups: rollups, configuration: configuration).register(on: router)
         UsageQueryRoutes(rollups: rollups).register(on: router)
         FunnelRoutes(events: eventQueries).register(on: router)

@@ -67,8 +67,7 @@ public struct GatewayService: Sendable {
         self.rateLimiter = try GatewayService.makeRateLimiter(options: options, metrics: metrics, logger: logger)
         self.usageBuffer = options.usage.map { ReportBuffer(capacity: $0.bufferCapacity) }
         self.deniedRequests = DeniedRequests(
-            buffer: ReportBuffer(capacity: (options.usage ?? UsageOptions()).bufferCapacity),
-            counters: gatewayMetrics.denials)
+            capacity: (options.usage ?? UsageOptions()).bufferCapacity, counters: gatewayMetrics.denials)
         self.settings = settings
         self.options = options
         self.logger = logger
@@ -162,12 +161,12 @@ public struct GatewayService: Sendable {
             if let usageBuffer {
                 services.append(
                     AnalyticsReporter(
-                        buffer: usageBuffer, options: reports, analytics: client, path: UsageRecord.path,
+                        drain: usageBuffer.drain, options: reports, analytics: client, path: UsageRecord.path,
                         encode: { UsageBatch(records: $0).json() }, counters: gatewayMetrics.usage, logger: logger))
             }
             services.append(
                 AnalyticsReporter(
-                    buffer: deniedRequests.buffer, options: reports, analytics: client, path: DeniedRequests.path,
+                    drain: deniedRequests.drain, options: reports, analytics: client, path: DeniedRequests.path,
                     encode: DeniedRequests.json, counters: gatewayMetrics.denials, logger: logger))
         }
         if let verifier = verifier as? JWKSTokenVerifier, let users = upstreams[Upstream.identityService] {

@@ -88,7 +88,6 @@ import Testing
     static let routes: [(HTTPRequest.Method, String, Permission?)] = [
         (.post, "/api/analytics/events", .analyticsWrite),
         (.post, "/internal/analytics/usage", .analyticsWrite),
-        (.post, "/internal/analytics/denials", .analyticsWrite),
         (.get, "/api/analytics/metrics?event=x", .analyticsRead),
         (.get, "/api/analytics/usage", .analyticsRead),
         (.get, "/api/analytics/funnels?steps=a,b", .analyticsRead),

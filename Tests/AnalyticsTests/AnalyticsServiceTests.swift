@@ -10,11 +10,14 @@ import Testing
 
 @Suite struct AnalyticsServiceTests {
     static func settings(_ engine: DatabaseEngine, serviceURLs: [String: String] = [:]) -> ServiceSettings {
-        ServiceSettings(
+        var settings = ServiceSettings(
             name: AnalyticsService.name, listen: ListenAddress(host: "127.0.0.1", port: 0),
             databaseURL: TestDatabase.url(engine, service: AnalyticsService.name), serviceURLs: serviceURLs,
             issuer: TestTokens.issuer
         ).withTestMasterKey()
+        // The platform's own client, the only one whose refusal reports analytics accepts.
+        settings.serviceClient = ServiceClientCredentials(clientSecret: "analytics-tests")
+        return settings
     }
 
     static func makeService(_ engine: DatabaseEngine, tokens: TestTokens? = nil) async throws -> AnalyticsService {

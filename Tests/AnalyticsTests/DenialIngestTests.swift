@@ -23,8 +23,19 @@ import Testing
         ]
     }
 
-    static func post(_ denials: [[String: Any]], _ harness: AnalyticsHarness) async throws -> TestResponse {
-        let gateway = try await harness.client(as: .service, subject: "cli_gateway")
+    /// The gateway's token: the platform's service client, the only one whose reports are taken.
+    static func platformClient(_ harness: AnalyticsHarness) async throws -> BearerClient {
+        let role = BuiltInRole.service
+        let token = try await harness.tokens.token(
+            subject: ServiceTokenProvider.defaultClientID, roles: [role.rawValue], permissions: role.permissions.sorted(),
+            clientID: ServiceTokenProvider.defaultClientID)
+        return BearerClient(harness.anonymous, token: token)
+    }
+
+    static func post(
+        _ denials: [[String: Any]], _ harness: AnalyticsHarness, as client: BearerClient? = nil
+    ) async throws -> TestResponse {
+        let gateway = if let client { client } else { try await platformClient(harness) }
         return try await gateway.execute(
             uri: "/internal/analytics/denials", method: .post, headers: jsonHeaders,
             body: try jsonBody(["denials": denials]))
@@ -37,8 +48,10 @@ import Testing
     @Test(arguments: TestDatabase.engines)
     func reportedRefusalsBecomeAuditRecords(_ engine: DatabaseEngine) async throws {
         try await withAnalyticsService(engine) { harness in
-            let response = try await Self.post(
-                [Self.denial(), Self.denial(reason: "invalid-token", requestID: "req-gw-2")], harness)
+            var flood = Self.denial(reason: "invalid-token", requestID: "req-gw-2")
+            flood["count"] = 250
+            flood["last_denied_at"] = Timestamp.format(Self.deniedAt.addingTimeInterval(0.75))
+            let response = try await Self.post([Self.denial(), flood], harness)
             #expect(response.status == .accepted)
             #expect(try object(response)["recorded"] as? Int == 2)
 
@@ -55,6 +68,22 @@ import Testing
             #expect(changes["reason"] as? String == "unauthenticated")
             #expect(changes["status"] as? Int == 401)
             #expect((changes["denied_at"] as? String).flatMap(Timestamp.parse) == Self.deniedAt)
+            #expect(changes["count"] == nil, "a single refusal carries no count")
+            let second = try #require(records.first { $0["request_id"] as? String == "req-gw-2" })
+            let counted = try #require(second["changes"] as? [String: Any])
+            #expect(counted["count"] as? Int == 250)
+            #expect((counted["last_denied_at"] as? String).flatMap(Timestamp.parse) == Self.deniedAt.addingTimeInterval(0.75))
+        }
+    }
+
+    /// `analytics:write` is not enough: another service client or an administrator could otherwise write
+    /// records in any caller's name.
+    @Test func onlyThePlatformsServiceClientReports() async throws {
+        try await withAnalyticsService(.sqlite) { harness in
+            let script = try await harness.client(as: .service, subject: "cli_script")
+            #expect(try await Self.post([Self.denial()], harness, as: script).status == .forbidden)
+            #expect(try await Self.post([Self.denial()], harness, as: harness.client).status == .forbidden)
+            #expect(try await Self.deniedRecords(harness).isEmpty)
         }
     }
 
@@ -66,11 +95,17 @@ import Testing
             unknownField["password"] = "x"
             var badTime = Self.denial()
             badTime["denied_at"] = "yesterday"
+            var badCount = Self.denial()
+            badCount["count"] = 0
             let response = try await Self.post(
-                [Self.denial(), Self.denial(status: 402), Self.denial(reason: "bored"), unknownField, badTime], harness)
+                [Self.denial(), Self.denial(status: 402), Self.denial(reason: "bored"), unknownField, badTime, badCount],
+                harness)
             #expect(response.status == .unprocessableContent)
             let fields = ((try object(response)["errors"] as? [[String: Any]]) ?? []).compactMap { $0["field"] as? String }
-            #expect(Set(fields) == ["denials[1].status", "denials[2].reason", "denials[3].password", "denials[4].denied_at"])
+            #expect(Set(fields) == [
+                "denials[1].status", "denials[2].reason", "denials[3].password", "denials[4].denied_at",
+                "denials[5].count",
+            ])
             #expect(try await Self.deniedRecords(harness).isEmpty)
 
             let tooMany = try await Self.post(Array(repeating: Self.denial(), count: DenialIngestRoutes.maxDenials + 1), harness)

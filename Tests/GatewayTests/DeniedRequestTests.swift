@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import Logging
 import MeridianKit
 import MeridianTestSupport
 import NIOCore
@@ -42,6 +43,43 @@ import Testing
                 // The route template, never the path: no identifier travels in a report.
                 #expect(!reports.contains { ($0["route"] as? String)?.contains("secret") == true })
                 #expect(hooks.denials.all.allSatisfy { $0.authorization == "Bearer service-token" })
+                // The rejected token itself is never sent on.
+                #expect(!hooks.denials.all.contains { String(decoding: $0.body, as: UTF8.self).contains("not.a.token") })
+            }
+        }
+    }
+
+    /// Anyone can send bad tokens: alike refusals within one reporting window are one report with a count, the
+    /// first request's id and the time of the last, and distinct ones beyond the window's capacity are dropped
+    /// and counted, never queued without bound.
+    @Test func aFloodOfRefusalsIsCountedNotRepeated() async throws {
+        let hooks = UpstreamHooks()
+        let usage = UsageOptions(bufferCapacity: 2, flushInterval: .seconds(3600), token: { "service-token" })
+        try await TestUpstream.run(GatewayHarness.services, hooks: hooks) { urls in
+            let gateway = try GatewayService(
+                settings: GatewayHarness.settings(urls), logger: Logger(label: "gateway"),
+                options: UsageTelemetryTests.options(usage))
+            try await GatewayHarness.run(gateway, signedIn: false) { client, _ in
+                var first: String?
+                for _ in 0..<5 {
+                    let reply = try await client.execute(uri: "/api/orders", method: .get)
+                    #expect(reply.status == .unauthorized)
+                    first = first ?? reply.headers[.requestID]
+                }
+                #expect(try await client.execute(uri: "/api/users", method: .get).status == .unauthorized)
+                // A third distinct refusal finds the window full.
+                #expect(try await client.execute(uri: "/api/roles", method: .get).status == .unauthorized)
+
+                let reports = gateway.deniedRequests.drain(upTo: 10)
+                #expect(reports.map(\.route) == ["GET /api/orders", "GET /api/users"])
+                #expect(reports.map(\.count) == [5, 1])
+                #expect(reports.first?.actor.requestID == first)
+                let orders = try #require(reports.first)
+                #expect(try #require(orders.lastDeniedAt) >= (try #require(orders.deniedAt)))
+                let metrics = try await client.execute(uri: "/metrics", method: .get)
+                let text = String(buffer: metrics.body)
+                #expect(text.contains("gateway_denial_records_total 6\n"))
+                #expect(text.contains("gateway_denial_records_dropped_total 1\n"))
             }
         }
     }

@@ -29,12 +29,12 @@ public final class TestTokens: Sendable {
 
     public func token(
         subject: String, roles: [String], permissions: [Permission], issuedAt: Date = Date(),
-        lifetime: TimeInterval = 600
+        lifetime: TimeInterval = 600, clientID: String = "cli_test"
     ) async throws -> String {
         let claims = AccessTokenClaims(
             issuer: TestTokens.issuer, subject: subject, issuedAt: issuedAt,
             expiresAt: issuedAt.addingTimeInterval(lifetime), tokenID: "tok_\(UUID().uuidString)",
-            clientID: "cli_test", scope: "openid", roles: roles, permissions: permissions)
+            clientID: clientID, scope: "openid", roles: roles, permissions: permissions)
         return try await keys.sign(claims, kid: JWKIdentifier(string: TestTokens.keyID))
     }
 

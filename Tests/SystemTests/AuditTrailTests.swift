@@ -17,14 +17,14 @@ import Testing
             #expect(try await flow.createOrder(api, userID: userID).status == 201)
             #expect(try await api.send(.POST, "/api/analytics/write-keys").status == 201)
 
-            // Each service's own list, as the merged one must contain it.
-            var expected: Set<String> = []
-            for service in ["users", "orders", "notifications", "analytics"] {
-                let reply = try await api.send(.GET, "/api/audit/\(service)?limit=200")
-                #expect(reply.status == 200)
-                for record in try #require(reply.json["data"] as? [[String: Any]]) {
-                    expected.insert("\(service)/\(try #require(record["id"] as? String))")
-                }
+            // Each service's own list, as the merged one must contain it, once the work the order set off in the
+            // background (its events, their records) has settled: the same in two reads a second apart.
+            var expected = try await Self.perService(api)
+            for _ in 0..<20 {
+                try await Task.sleep(for: .seconds(1))
+                let again = try await Self.perService(api)
+                if again == expected { break }
+                expected = again
             }
             #expect(expected.contains { $0.hasPrefix("users/") } && expected.contains { $0.hasPrefix("orders/") })
             #expect(expected.contains { $0.hasPrefix("analytics/") })
@@ -82,6 +82,18 @@ import Testing
             let forged = PageRequest.encodeCursor("payments.3")
             #expect(try await platform.admin.send(.GET, "/api/audit?cursor=\(forged)").status == 400)
         }
+    }
+
+    static func perService(_ api: APIClient) async throws -> Set<String> {
+        var records: Set<String> = []
+        for service in ["users", "orders", "notifications", "analytics"] {
+            let reply = try await api.send(.GET, "/api/audit/\(service)?limit=200")
+            #expect(reply.status == 200)
+            for record in try #require(reply.json["data"] as? [[String: Any]]) {
+                records.insert("\(service)/\(try #require(record["id"] as? String))")
+            }
+        }
+        return records
     }
 
     static func key(_ record: [String: Any]) throws -> String {

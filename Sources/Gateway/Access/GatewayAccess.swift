@@ -1,7 +1,8 @@
 import MeridianKit
 
-/// The gateway's one table of routes to access rules (docs/identity.md). The gateway only checks that a token
-/// is genuine; permissions are each service's business, so its rules are `.public` or `.authenticated`.
+/// The gateway's one table of routes to access rules (docs/identity.md). For the routes it proxies the gateway
+/// only checks that a token is genuine; permissions are each service's business, so those rules are `.public`
+/// or `.authenticated`. Its own merged audit list checks its permission here too.
 ///
 /// The public routes are an explicit list: a prefix added to `Upstream.routes` is authenticated unless it is
 /// named here.
@@ -19,8 +20,9 @@ enum GatewayAccess {
     static let table: RouteAccessTable = {
         var rules: [String: RouteAccess] = [:]
         for route in publicRoutes { rules[route] = .public }
-        // The gateway's own merged audit list; each service it reads checks `audit:read`.
-        rules["GET \(AuditTrailRoute.path)"] = .authenticated
+        // The gateway's own merged audit list: four calls to the services per request, so a caller without
+        // `audit:read` is refused here rather than by each of them (they check it again).
+        rules["GET \(AuditTrailRoute.path)"] = .anyOf([.auditRead])
         for route in Upstream.routes {
             let access: RouteAccess = publicPrefixes.contains(route.prefix) ? .public : .authenticated
             for method in ProxyRoutes.methods {

@@ -48,15 +48,20 @@ enum ProxyHeaders {
             headers.add(name: field.name.rawName, value: field.value)
         }
         headers.add(name: "X-Request-Id", value: requestID)
-        // The client's elements, then ours, in one string (no intermediate arrays per request).
+        headers.add(name: "Forwarded", value: forwarded(fields, remoteAddress: remoteAddress, host: host))
+        return headers
+    }
+
+    /// The `Forwarded` value to send on: the client's elements, then ours, in one string (no intermediate
+    /// arrays per request).
+    static func forwarded(_ fields: HTTPFields, remoteAddress: SocketAddress?, host: String?) -> String {
         var forwarded = ""
         for earlier in fields[values: .forwarded] where !earlier.isEmpty {
             forwarded += earlier
             forwarded += ", "
         }
         forwarded += forwardedElement(remoteAddress: remoteAddress, host: host)
-        headers.add(name: "Forwarded", value: forwarded)
-        return headers
+        return forwarded
     }
 
     /// The upstream's response headers minus its hop-by-hop fields. `Content-Length` stays: it is end to end,

@@ -7,8 +7,9 @@ import NIOCore
 
 /// `GET /api/audit`: the audit records of every service in one list, oldest first, for a reviewer who wants the
 /// platform's trail in one place. Each service keeps its own hash chain and serves it at `/api/audit/<service>`;
-/// this route reads one page of each with the caller's token and the same filters, and merges them by time. It
-/// grants nothing: each service checks `audit:read` itself, and any refusal (401, 403, 422) is the answer.
+/// this route reads one page of each with the caller's token and the same filters, and merges them by time. The
+/// gateway checks `audit:read` first (a refused caller costs no call to any service); each service checks it
+/// again, and any refusal of theirs (401, 403, 400) is the answer.
 struct AuditTrailRoute: Sendable {
     static let path = "/api/audit"
     /// Every service that keeps an audit log, in the order that breaks ties between records of the same time.
@@ -35,7 +36,18 @@ struct AuditTrailRoute: Sendable {
         try query.finish()
         let limitHeaders = try await rateLimits?.check(.reads, context: context) ?? [:]
 
-        let forwarded = request.headers[.authorization].map { [("Authorization", $0)] } ?? []
+        // As a proxied request would carry them: the caller's token, the trace, and who the client is (for the
+        // records of the services' own refusals).
+        let forwarded =
+            [
+                (
+                    "Forwarded",
+                    ProxyHeaders.forwarded(
+                        request.headers, remoteAddress: context.remoteAddress, host: request.head.authority)
+                )
+            ]
+            + [HTTPField.Name.authorization, TraceContext.traceparentHeader, TraceContext.tracestateHeader]
+            .compactMap { name in request.headers[name].map { (name.rawName, $0) } }
         let requestID = context.requestID
         let filters = Self.filters(of: request)
         let pages = try await withThrowingTaskGroup(of: (Int, ServicePage).self) { group in
@@ -73,8 +85,29 @@ struct AuditTrailRoute: Sendable {
         guard let query = request.uri.query, !query.isEmpty else { return [] }
         return query.split(separator: "&").compactMap { piece in
             let name = String(piece.prefix { $0 != "=" })
-            return PageRequest.parameters.contains(name.removingPercentEncoding ?? name) ? nil : String(piece)
+            return PageRequest.parameters.contains(name.removingPercentEncoding ?? name) ? nil : Self.escaped(piece)
         }
+    }
+
+    /// The piece with every byte outside RFC 3986's query characters percent-encoded: the parser let through
+    /// bytes (`"`, `{`, raw UTF-8) that the client's URL would refuse, and the services decode both forms alike.
+    static func escaped(_ piece: Substring) -> String {
+        let digits = Array("0123456789ABCDEF".unicodeScalars)
+        var out = ""
+        for byte in piece.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            case _ where "-._~!$'()*+,;=:@/?%".utf8.contains(byte):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out.unicodeScalars.append("%")
+                out.unicodeScalars.append(digits[Int(byte >> 4)])
+                out.unicodeScalars.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        return out
     }
 }
 
@@ -83,6 +116,12 @@ struct ServicePage: Sendable {
     let service: String
     let records: [JSONValue]
     let hasMore: Bool
+
+    init(service: String, records: [JSONValue], hasMore: Bool) {
+        self.service = service
+        self.records = records
+        self.hasMore = hasMore
+    }
 
     init(_ reply: ServiceClient.Reply, service: String) throws {
         self.service = service
@@ -129,27 +168,43 @@ enum AuditTrailCursor {
         return positions
     }
 
-    /// `{"data": [...], "next_cursor": ...}`: the first `limit` records of the pages by time (then by the
-    /// services' order and sequence), each marked with its service; a cursor follows when any service has
-    /// records left.
+    /// `{"data": [...], "next_cursor": ...}`: up to `limit` records, each marked with its service, taken one at
+    /// a time from the service whose next record is the oldest (ties to the earlier service). Each service's
+    /// records are taken in its own order, so the cursor never moves past a record not shown, even when two
+    /// records of one service carry times out of order (clocks of replicas, or of an offline command, differ).
+    /// A cursor follows when any service has records left.
     static func merge(_ pages: [ServicePage], limit: Int, after: [String: Int64]) -> JSONValue {
-        var candidates: [(time: Date, rank: Int, sequence: Int64, service: String, record: JSONValue)] = []
-        for (rank, page) in pages.enumerated() {
-            for record in page.records {
-                guard case .object(var members) = record, case .integer(let sequence) = members["sequence"] else { continue }
+        let queues: [[(time: Date, sequence: Int64, record: JSONValue)]] = pages.map { page in
+            page.records.compactMap { record in
+                guard case .object(var members) = record, case .integer(let sequence) = members["sequence"] else {
+                    return nil
+                }
                 var time = Date.distantPast
                 if case .string(let text) = members["time"], let parsed = Timestamp.parse(text) { time = parsed }
                 members["service"] = .string(page.service)
-                candidates.append((time, rank, sequence, page.service, .object(members)))
-            }
+                return (time, sequence, .object(members))
+            }.sorted { $0.sequence < $1.sequence }
         }
-        candidates.sort { ($0.time, $0.rank, $0.sequence) < ($1.time, $1.rank, $1.sequence) }
-        let shown = candidates.prefix(limit)
+        var next = [Int](repeating: 0, count: pages.count)
+        var shown: [JSONValue] = []
         var positions = after
-        for candidate in shown { positions[candidate.service] = max(positions[candidate.service] ?? 0, candidate.sequence) }
-        let more = candidates.count > shown.count || pages.contains(where: \.hasMore)
+        while shown.count < limit {
+            var oldest: Int?
+            for index in pages.indices where next[index] < queues[index].count {
+                if let current = oldest, queues[current][next[current]].time <= queues[index][next[index]].time {
+                    continue
+                }
+                oldest = index
+            }
+            guard let index = oldest else { break }
+            let taken = queues[index][next[index]]
+            next[index] += 1
+            shown.append(taken.record)
+            positions[pages[index].service] = taken.sequence
+        }
+        let more = pages.indices.contains { next[$0] < queues[$0].count || pages[$0].hasMore }
         let position = pages.compactMap { page in positions[page.service].map { "\(page.service).\($0)" } }
         let cursor = more ? JSONValue.string(PageRequest.encodeCursor(position.joined(separator: "~"))) : .null
-        return .object(["data": .array(shown.map(\.record)), "next_cursor": cursor])
+        return .object(["data": .array(shown), "next_cursor": cursor])
     }
 }

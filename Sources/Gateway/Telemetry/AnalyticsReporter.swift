@@ -36,7 +36,8 @@ public struct UsageOptions: Sendable {
 /// refused, timed out) is dropped and counted, never retried into a growing backlog: the reports must not
 /// compete with the requests they describe.
 struct AnalyticsReporter<Record: Sendable>: Service {
-    let buffer: ReportBuffer<Record>
+    /// Takes up to the given number of the oldest waiting records.
+    let drain: @Sendable (Int) -> [Record]
     let options: UsageOptions
     let analytics: ServiceClient
     /// The internal ingestion route: `UsageRecord.path` or `DeniedRequests.path`.
@@ -60,7 +61,7 @@ struct AnalyticsReporter<Record: Sendable>: Service {
     /// Sends everything buffered now, a batch at a time.
     func flush() async {
         while true {
-            let batch = buffer.drain(upTo: options.batchSize)
+            let batch = drain(options.batchSize)
             if batch.isEmpty { return }
             await send(batch)
             if batch.count < options.batchSize { return }

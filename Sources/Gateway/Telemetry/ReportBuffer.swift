@@ -1,7 +1,7 @@
 import MeridianKit
 import Synchronization
 
-/// The records waiting to be sent to analytics (usage records, refused requests), bounded: when analytics is
+/// The usage records waiting to be sent to analytics, bounded: when analytics is
 /// slow or down, new records are dropped (and counted) rather than held without limit or waited for. Appending
 /// is one lock and an array append, so a request never waits on its report.
 final class ReportBuffer<Record: Sendable>: Sendable {

@@ -15,6 +15,11 @@ public struct RequestDenial: Sendable, Equatable {
     public var reportedBy: String?
     /// When it was refused, for a reported denial (the record's own time is when it was written).
     public var deniedAt: Date?
+    /// A reported denial stands for `count` alike refusals (same route, status, reason, caller and source)
+    /// between `deniedAt` and `lastDeniedAt`: a flood of bad tokens is one record per reporting window, not one
+    /// per request. The request id is the first one's.
+    public var count: Int
+    public var lastDeniedAt: Date?
 
     public static let reasons: Set<String> = [
         "unauthenticated", "invalid-token", "insufficient-permission", "route-not-permitted",
@@ -22,7 +27,7 @@ public struct RequestDenial: Sendable, Equatable {
 
     public init(
         route: String, status: Int, reason: String, actor: AuditActor, reportedBy: String? = nil,
-        deniedAt: Date? = nil
+        deniedAt: Date? = nil, count: Int = 1, lastDeniedAt: Date? = nil
     ) {
         self.route = route
         self.status = status
@@ -30,6 +35,8 @@ public struct RequestDenial: Sendable, Equatable {
         self.actor = actor
         self.reportedBy = reportedBy
         self.deniedAt = deniedAt
+        self.count = count
+        self.lastDeniedAt = lastDeniedAt
     }
 
     /// The audit event: the route is the resource; the status, the reason and, for a reported denial, the
@@ -38,6 +45,10 @@ public struct RequestDenial: Sendable, Equatable {
         var changes: [String: JSONValue] = ["status": .integer(Int64(status)), "reason": .string(reason)]
         if let reportedBy { changes["reported_by"] = .string(reportedBy) }
         if let deniedAt { changes["denied_at"] = .string(Timestamp.format(deniedAt)) }
+        if count > 1 {
+            changes["count"] = .integer(Int64(count))
+            if let lastDeniedAt { changes["last_denied_at"] = .string(Timestamp.format(lastDeniedAt)) }
+        }
         return AuditEvent(
             action: "request.deny", resourceType: "route", resourceID: route, outcome: .denied,
             changes: .object(changes))

@@ -127,7 +127,7 @@ struct PushSubscriptionRoutes: Sendable {
         else { throw notFound }
         try access.write.authorize(owner: subscription.userID, notFound: notFound)
         try await database.transaction { sql in
-            guard try await store.delete(id: id, on: sql) else { throw notFound }
+            guard try await PushSubscriptionStore.delete(id: id, on: sql) else { throw notFound }
             try await audit.append(
                 AuditEvent(action: "push_subscription.delete", resourceType: "push_subscription", resourceID: id),
                 actor: AuditActor(context: context), on: sql)

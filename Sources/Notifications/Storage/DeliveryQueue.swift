@@ -113,9 +113,7 @@ extension DeliveryQueue {
     fileprivate func deleteGoneSubscription(
         _ id: String, of delivery: Delivery, result: ChannelResult, on sql: any SQLDatabase
     ) async throws {
-        let deleted = try await sql.delete(from: PushSubscriptionStore.table).where("id", .equal, SQLBind(id))
-            .returning("id").all()
-        guard !deleted.isEmpty else { return }
+        guard try await PushSubscriptionStore.delete(id: id, on: sql) else { return }
         try await audit.append(
             AuditEvent(
                 action: "push_subscription.delete", resourceType: "push_subscription", resourceID: id,

@@ -67,7 +67,8 @@ struct PushSubscriptionStore: Sendable {
             .all().map { try $0.decode(column: "id", as: String.self) }
     }
 
-    func delete(id: String, on sql: any SQLDatabase) async throws -> Bool {
+    /// Whether a row was deleted (false: it was already gone).
+    static func delete(id: String, on sql: any SQLDatabase) async throws -> Bool {
         try await !sql.delete(from: Self.table).where("id", .equal, SQLBind(id)).returning("id").all().isEmpty
     }
 
