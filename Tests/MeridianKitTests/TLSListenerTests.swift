@@ -99,7 +99,7 @@ struct TLSListener {
 /// Sends one GET with `client` and shuts the client down.
 func get(_ url: String, with client: HTTPClient) async throws -> Int {
     do {
-        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(10))
+        let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
         _ = try await response.body.collect(upTo: 1 << 16)
         try await client.shutdown()
         return Int(response.status.code)
@@ -111,6 +111,10 @@ func get(_ url: String, with client: HTTPClient) async throws -> Int {
 
 @Suite("TLS 1.3 on every listener and internal client")
 struct TLSListenerTests {
+    /// These tests are about trust, not connect latency: at the start of the full suite the machine can stall
+    /// for seconds (one CI-like run had a dozen tests wait 10 s together), past the production 2 s.
+    static let connectTimeout: TimeAmount = .seconds(30)
+
     @Test("a listener serves TLS 1.3 with the development CA's leaf")
     func servesTLS13() async throws {
         let listener = try TLSListener()
@@ -120,7 +124,8 @@ struct TLSListenerTests {
             #expect(outcome.version == .tlsv13)
             #expect(outcome.peer == listener.certificate.leaf)
             let client = ServiceClient.makeInternalClient(
-                tls: PlatformTrust.clientConfiguration(trusting: try listener.roots(listener.ca)))
+                tls: PlatformTrust.clientConfiguration(trusting: try listener.roots(listener.ca)),
+                connectTimeout: TLSListenerTests.connectTimeout)
             #expect(try await get("https://localhost:\(port)/healthz", with: client) == 200)
         }
     }
@@ -148,7 +153,8 @@ struct TLSListenerTests {
         try await listener.run { port in
             // Each client is shut down whatever the request does: one left running crashes the test process.
             let strangerClient = ServiceClient.makeInternalClient(
-                tls: PlatformTrust.clientConfiguration(trusting: try listener.roots(listener.other)))
+                tls: PlatformTrust.clientConfiguration(trusting: try listener.roots(listener.other)),
+                connectTimeout: TLSListenerTests.connectTimeout)
             let stranger = ServiceClient(service: "users", baseURL: "https://localhost:\(port)", client: strangerClient)
             let refusal: (any Error)?
             do {
@@ -160,7 +166,8 @@ struct TLSListenerTests {
             try await strangerClient.shutdown()
             #expect(refusal is ServiceClient.Unavailable)
             let trustingClient = ServiceClient.makeInternalClient(
-                tls: PlatformTrust.clientConfiguration(trusting: try listener.roots(listener.ca)))
+                tls: PlatformTrust.clientConfiguration(trusting: try listener.roots(listener.ca)),
+                connectTimeout: TLSListenerTests.connectTimeout)
             let trusting = ServiceClient(service: "users", baseURL: "https://localhost:\(port)", client: trustingClient)
             let status: Int
             do {

@@ -25,10 +25,12 @@ public struct ServiceClient: Sendable {
     public static var internalClient: HTTPClient { PlatformTrust.internalClient }
 
     /// A client configured like `internalClient`, with the given TLS (`PlatformTrust.clientConfiguration`).
-    public static func makeInternalClient(tls: TLSConfiguration) -> HTTPClient {
+    /// `connectTimeout` stays short in production: a peer that does not accept within it is down, and the
+    /// caller answers 503 at once rather than hold its client.
+    public static func makeInternalClient(tls: TLSConfiguration, connectTimeout: TimeAmount = .seconds(2)) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.timeout = .init(connect: .seconds(2))
+        configuration.timeout = .init(connect: connectTimeout)
         // AsyncHTTPClient gives a request waiting for a pooled connection the connect deadline too; at its default
         // of 8 connections per host, a burst of internal calls (an outbox batch of 32, duplicate deliveries) queues
         // past 2 s and fails as "unavailable" though the peer is healthy.
