@@ -1,5 +1,8 @@
 import Foundation
+import HTTPTypes
 import MeridianKit
+import NIOCore
+import NIOHTTP1
 import Testing
 
 @testable import Gateway
@@ -32,6 +35,30 @@ import Testing
     @Test func filtersArePassedOnEncodedAsNeeded() {
         #expect(AuditTrailRoute.escaped("actor=a\"b{\u{FC}}%20c+d") == "actor=a%22b%7B%C3%BC%7D%20c+d")
         #expect(AuditTrailRoute.escaped("from=2026-01-01T00:00:00Z") == "from=2026-01-01T00:00:00Z")
+    }
+
+    /// A service's refusal reaches the client with what tells it how to go on (the token challenge, the wait),
+    /// and with none of the service's other headers.
+    @Test func aRefusalIsPassedOnWithItsChallengeAndWait() throws {
+        let challenge = #"Bearer error="invalid_token", error_description="The token was revoked.""#
+        let headers: HTTPHeaders = [
+            "WWW-Authenticate": challenge, "Retry-After": "7", "Set-Cookie": "internal=1", "X-Request-Id": "req_1",
+        ]
+        let body = ByteBuffer(string: #"{"status":401}"#)
+        #expect {
+            try ServicePage(ServiceClient.Reply(status: 401, headers: headers, body: body), service: "users")
+        } throws: { error in
+            guard let problem = error as? PassedOnProblem else { return false }
+            return problem.status == .unauthorized && problem.body == body
+                && problem.headers[values: .wwwAuthenticate] == [challenge]
+                && problem.headers[values: .retryAfter] == ["7"]
+                && problem.headers[.contentType] == "application/problem+json"
+                && problem.headers[HTTPField.Name("Set-Cookie")!] == nil
+                && problem.headers[HTTPField.Name("X-Request-Id")!] == nil
+        }
+        #expect(throws: Problem.self) {
+            try ServicePage(ServiceClient.Reply(status: 500, headers: headers, body: body), service: "users")
+        }
     }
 
     @Test(arguments: [1, 2, 3, 10])

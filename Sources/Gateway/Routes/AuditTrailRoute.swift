@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import MeridianKit
 import NIOCore
+import NIOHTTP1
 
 /// `GET /api/audit`: the audit records of every service in one list, oldest first, for a reviewer who wants the
 /// platform's trail in one place. Each service keeps its own hash chain and serves it at `/api/audit/<service>`;
@@ -14,6 +15,9 @@ struct AuditTrailRoute: Sendable {
     static let path = "/api/audit"
     /// Every service that keeps an audit log, in the order that breaks ties between records of the same time.
     static let auditedServices = ["users", "orders", "notifications", "analytics"]
+    /// The largest page a service may answer: its longest page (200 records) with records of up to 40 KiB
+    /// each, far above what an audit record holds (an action, ids and a few details).
+    static let maxPageBytes = 8 << 20
     /// The clients of `auditedServices`, in that order.
     let services: [ServiceClient]
     let rateLimits: RateLimitGate?
@@ -60,7 +64,13 @@ struct AuditTrailRoute: Sendable {
                 group.addTask {
                     let reply: ServiceClient.Reply
                     do {
-                        reply = try await service.send(.GET, path, headers: forwarded, requestID: requestID)
+                        reply = try await service.send(
+                            .GET, path, headers: forwarded, requestID: requestID, maxBytes: Self.maxPageBytes)
+                    } catch is ServiceClient.ReplyTooLarge {
+                        throw Problem(
+                            .badGateway,
+                            detail: "The \(service.service) service answered a page of audit records longer than "
+                                + "\(Self.maxPageBytes / (1 << 20)) MiB; ask for fewer with `limit`.")
                     } catch {
                         throw Problem.upstreamUnavailable(service.service)
                     }
@@ -127,7 +137,9 @@ struct ServicePage: Sendable {
         self.service = service
         guard reply.status == 200 else {
             // The caller's own mistake or missing permission: the service's problem, as it wrote it.
-            if (400..<500).contains(reply.status) { throw PassedOnProblem(status: reply.status, body: reply.body) }
+            if (400..<500).contains(reply.status) {
+                throw PassedOnProblem(status: reply.status, headers: reply.headers, body: reply.body)
+            }
             throw Problem(.badGateway, detail: "The \(service) service could not list its audit records.")
         }
         guard case .object(let body) = try? JSONValue.parse(reply.body.readableBytesView),
@@ -138,18 +150,27 @@ struct ServicePage: Sendable {
     }
 }
 
-/// A service's 4xx problem, answered to the client unchanged.
+/// A service's 4xx problem, answered to the client unchanged, with the headers that tell the client what to do
+/// next: the challenge of a 401 (which token error) and the wait of a 429 or 503.
 struct PassedOnProblem: Error, HTTPResponseError {
+    static let passedOnHeaders: [HTTPField.Name] = [.wwwAuthenticate, .retryAfter]
+
     let status: HTTPResponse.Status
+    let headers: HTTPFields
     let body: ByteBuffer
 
-    init(status: Int, body: ByteBuffer) {
+    init(status: Int, headers: HTTPHeaders = [:], body: ByteBuffer) {
         self.status = HTTPResponse.Status(code: status)
+        var fields: HTTPFields = [.contentType: "application/problem+json"]
+        for name in Self.passedOnHeaders {
+            for value in headers[name.rawName] { fields.append(HTTPField(name: name, value: value)) }
+        }
+        self.headers = fields
         self.body = body
     }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: body))
+        Response(status: status, headers: headers, body: .init(byteBuffer: body))
     }
 }
 

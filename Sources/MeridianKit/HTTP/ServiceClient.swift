@@ -51,13 +51,27 @@ public struct ServiceClient: Sendable {
 
     public struct Reply: Sendable {
         public let status: Int
+        public let headers: HTTPHeaders
         public let body: ByteBuffer
+
+        public init(status: Int, headers: HTTPHeaders = [:], body: ByteBuffer) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
     }
 
-    /// Sends a request and collects the reply (at most 1 MiB).
+    /// The service answered with a body longer than the caller accepts: it is reachable, so this is not
+    /// `Unavailable` (routes answer 502, not "retry shortly").
+    public struct ReplyTooLarge: Error, Sendable {
+        public let service: String
+        public let maxBytes: Int
+    }
+
+    /// Sends a request and collects the reply (at most `maxBytes`, 1 MiB unless the caller expects more).
     public func send(
         _ method: HTTPMethod, _ path: String, headers: [(String, String)] = [], body: ByteBuffer? = nil,
-        requestID: String? = nil
+        requestID: String? = nil, maxBytes: Int = 1 << 20
     ) async throws -> Reply {
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = method
@@ -69,8 +83,10 @@ public struct ServiceClient: Sendable {
         }
         do {
             let response = try await client.execute(request, timeout: timeout)
-            let bytes = try await response.body.collect(upTo: 1 << 20)
-            return Reply(status: Int(response.status.code), body: bytes)
+            let bytes = try await response.body.collect(upTo: maxBytes)
+            return Reply(status: Int(response.status.code), headers: response.headers, body: bytes)
+        } catch is NIOTooManyBytesError {
+            throw ReplyTooLarge(service: service, maxBytes: maxBytes)
         } catch {
             throw Unavailable(service: service)
         }
