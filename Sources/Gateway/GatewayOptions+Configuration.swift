@@ -55,7 +55,7 @@ extension GatewayOptions {
             clientIdleTimeout = try Self.duration(text, setting: "MERIDIAN_CLIENT_IDLE_TIMEOUT")
         }
         if let text = value("usage.enabled", false), try !Self.bool(text, setting: "MERIDIAN_USAGE_ENABLED") {
-            usage = nil
+            usageTelemetry = false
         }
         if rateLimitStore == .redis, redisURL == nil {
             throw GatewayConfigurationError(

@@ -44,8 +44,11 @@ public struct GatewayOptions: Sendable {
     /// how a slowloris client holds connections) is closed; also the keep-alive idle time.
     public var clientIdleTimeout: Duration = .seconds(30)
 
-    /// Usage telemetry to the analytics service (`UsageReporter`); off when nil.
-    public var usage: UsageOptions? = UsageOptions()
+    /// Whether every request is reported to analytics as a usage record (`UsageMiddleware`). Refused requests
+    /// are reported either way: they belong in the audit log.
+    public var usageTelemetry = true
+    /// How both kinds of report (usage records and refused requests) are buffered and sent to analytics.
+    public var reports = ReportOptions()
 
     public init(
         defaultTimeout: Duration = .seconds(30),

@@ -34,7 +34,7 @@ public struct GatewayService: Sendable {
     let gatewayMetrics: GatewayMetrics
     let rateLimiter: RateLimiter
     /// Usage records waiting for the reporter; nil when usage telemetry is off.
-    let usageBuffer: ReportBuffer<UsageRecord>?
+    let usageBuffer: UsageBuffer?
     /// The requests the token check refused, waiting to be reported to analytics' audit log.
     let deniedRequests: DeniedRequests
 
@@ -65,9 +65,8 @@ public struct GatewayService: Sendable {
         }
         self.gatewayMetrics = gatewayMetrics
         self.rateLimiter = try GatewayService.makeRateLimiter(options: options, metrics: metrics, logger: logger)
-        self.usageBuffer = options.usage.map { ReportBuffer(capacity: $0.bufferCapacity) }
-        self.deniedRequests = DeniedRequests(
-            capacity: (options.usage ?? UsageOptions()).bufferCapacity, counters: gatewayMetrics.denials)
+        self.usageBuffer = options.usageTelemetry ? UsageBuffer(capacity: options.reports.bufferCapacity) : nil
+        self.deniedRequests = DeniedRequests(capacity: options.reports.bufferCapacity, counters: gatewayMetrics.denials)
         self.settings = settings
         self.options = options
         self.logger = logger
@@ -150,7 +149,7 @@ public struct GatewayService: Sendable {
         if let redis = rateLimiter.redis { services.append(RedisClientService(client: redis.client)) }
         if let analytics = upstreams["analytics"] {
             // Refusals are reported whether or not usage telemetry is on: they belong in the audit log.
-            var reports = options.usage ?? UsageOptions()
+            var reports = options.reports
             // The service client's token (analytics:write), unless a test gave its own source.
             if reports.token == nil, let provider = settings.serviceTokenProvider(logger: logger) {
                 reports.token = { try await provider.token() }

@@ -15,7 +15,7 @@ import Testing
 @Suite struct DeniedRequestTests {
     @Test func refusalsAreReportedWithTheirRequest() async throws {
         let hooks = UpstreamHooks()
-        let options = UsageTelemetryTests.options(UsageOptions(flushInterval: .milliseconds(50), token: { "service-token" }))
+        let options = UsageTelemetryTests.options(ReportOptions(flushInterval: .milliseconds(50), token: { "service-token" }))
         try await TestUpstream.run(GatewayHarness.services, hooks: hooks) { urls in
             try await GatewayHarness.run(urls: urls, options: options) { client, _ in
                 let anonymous = GatewayClient(base: client.base, token: nil)
@@ -54,7 +54,7 @@ import Testing
     /// and counted, never queued without bound.
     @Test func aFloodOfRefusalsIsCountedNotRepeated() async throws {
         let hooks = UpstreamHooks()
-        let usage = UsageOptions(bufferCapacity: 2, flushInterval: .seconds(3600), token: { "service-token" })
+        let usage = ReportOptions(bufferCapacity: 2, flushInterval: .seconds(3600), token: { "service-token" })
         try await TestUpstream.run(GatewayHarness.services, hooks: hooks) { urls in
             let gateway = try GatewayService(
                 settings: GatewayHarness.settings(urls), logger: Logger(label: "gateway"),

@@ -85,7 +85,7 @@ import Testing
         // decided by the fallback, so the shared limit seems to admit past its burst and the fallback seems
         // off by one. A stopped Redis still fails at once: its port refuses the connection.
         options.redisTimeout = .seconds(10)
-        options.usage = nil
+        options.usageTelemetry = false
         return options
     }
 

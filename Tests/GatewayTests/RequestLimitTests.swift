@@ -12,7 +12,7 @@ import Testing
     static func options() -> GatewayOptions {
         var options = GatewayOptions()
         options.rateLimitingEnabled = false
-        options.usage = nil
+        options.usageTelemetry = false
         return options
     }
 

@@ -9,10 +9,12 @@ import Testing
 @testable import Gateway
 
 @Suite struct UsageTelemetryTests {
-    static func options(_ usage: UsageOptions?) -> GatewayOptions {
+    /// Usage telemetry off when `reports` is nil.
+    static func options(_ reports: ReportOptions?) -> GatewayOptions {
         var options = GatewayOptions()
         options.rateLimitingEnabled = false
-        options.usage = usage
+        options.usageTelemetry = reports != nil
+        if let reports { options.reports = reports }
         return options
     }
 
@@ -20,7 +22,7 @@ import Testing
     /// caller; batches go to analytics with the service token.
     @Test func recordsAreBatchedToAnalytics() async throws {
         let hooks = UpstreamHooks()
-        let usage = UsageOptions(flushInterval: .milliseconds(50), token: { "service-token" })
+        let usage = ReportOptions(flushInterval: .milliseconds(50), token: { "service-token" })
         try await TestUpstream.run(GatewayHarness.services, hooks: hooks) { urls in
             try await GatewayHarness.run(urls: urls, options: Self.options(usage)) { client, _ in
                 let ok = try await client.execute(
@@ -51,7 +53,7 @@ import Testing
     /// Analytics down: the requests succeed as ever and the records are dropped, counted.
     @Test func analyticsDownNeverFailsARequest() async throws {
         let closed = try await GatewayHarness.closedPort()
-        let usage = UsageOptions(flushInterval: .milliseconds(50), token: { "service-token" })
+        let usage = ReportOptions(flushInterval: .milliseconds(50), token: { "service-token" })
         try await TestUpstream.run(["users", "orders", "notifications"]) { urls in
             var urls = urls
             urls["analytics"] = "http://127.0.0.1:\(closed)"
@@ -69,7 +71,7 @@ import Testing
 
     /// The buffer is bounded: with nothing sent, records beyond its capacity are dropped at once, counted.
     @Test func aFullBufferDropsRecords() async throws {
-        let usage = UsageOptions(bufferCapacity: 2, flushInterval: .seconds(3600))
+        let usage = ReportOptions(bufferCapacity: 2, flushInterval: .seconds(3600))
         try await TestUpstream.run(GatewayHarness.services) { urls in
             try await GatewayHarness.run(urls: urls, options: Self.options(usage)) { client, _ in
                 for _ in 0..<5 { _ = try await client.execute(uri: "/api/orders/echo", method: .get) }

@@ -5,8 +5,8 @@ import MeridianKit
 import NIOCore
 import ServiceLifecycle
 
-/// How usage telemetry is batched and sent.
-public struct UsageOptions: Sendable {
+/// How the reports to analytics (usage records, refused requests) are buffered, batched and sent.
+public struct ReportOptions: Sendable {
     /// Records held while analytics is slow or down; beyond it, records are dropped and counted.
     public var bufferCapacity: Int
     /// Records per batch (the contract allows at most 1000).
@@ -38,7 +38,7 @@ public struct UsageOptions: Sendable {
 struct AnalyticsReporter<Record: Sendable>: Service {
     /// Takes up to the given number of the oldest waiting records.
     let drain: @Sendable (Int) -> [Record]
-    let options: UsageOptions
+    let options: ReportOptions
     let analytics: ServiceClient
     /// The internal ingestion route: `UsageRecord.path` or `DeniedRequests.path`.
     let path: String
@@ -92,5 +92,25 @@ struct AnalyticsReporter<Record: Sendable>: Service {
                     "records": "\(batch.count)",
                 ])
         }
+    }
+}
+
+/// The counters of one kind of report: taken into the buffer, dropped (buffer full, or analytics refused or
+/// was unreachable), accepted by analytics, and batches analytics did not accept.
+struct ReportCounters: Sendable {
+    let recorded: MetricCounter
+    let dropped: MetricCounter
+    let sent: MetricCounter
+    let batchFailures: MetricCounter
+
+    /// `gateway_<kind>_records`, `…_records_dropped`, `…_records_sent` and `gateway_<kind>_batch_failures`.
+    init(_ service: ServiceMetrics, kind: String, noun: String) {
+        recorded = service.makeCounter("gateway_\(kind)_records", help: "\(noun) taken into the buffer")
+        dropped = service.makeCounter(
+            "gateway_\(kind)_records_dropped",
+            help: "\(noun) dropped (buffer full, or analytics refused or unreachable)")
+        sent = service.makeCounter("gateway_\(kind)_records_sent", help: "\(noun) accepted by analytics")
+        batchFailures = service.makeCounter(
+            "gateway_\(kind)_batch_failures", help: "Batches of \(noun.lowercased()) analytics did not accept")
     }
 }

@@ -20,7 +20,7 @@ final class UsageCaller: Sendable {
 struct UsageMiddleware: RouterMiddleware {
     typealias Context = MeridianRequestContext
 
-    let buffer: ReportBuffer<UsageRecord>
+    let buffer: UsageBuffer
     let metrics: GatewayMetrics
 
     func handle(
