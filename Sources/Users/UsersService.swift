@@ -168,7 +168,7 @@ public struct UsersService: Sendable {
             migrations: UsersMigrations.all + OutboxMigrations.all + ServiceCore.kernelMigrations,
             logger: logger
         ).run()
-        try await cipher.load()
+        try await cipher.load(checkpoints: settings.auditCheckpoints)
         try await clients.ensureBuiltInClients()
         try await ensureServiceClient()
         return applied

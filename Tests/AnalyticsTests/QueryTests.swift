@@ -169,7 +169,8 @@ import Testing
                 try await sql.select().column("action").from("audit_log").orderBy("sequence")
                     .all(decodingColumn: "action", as: String.self)
             }
-            #expect(actions == ["write_key.create", "write_key.revoke", "analytics.erase"])
+            #expect(
+                actions == ["data_key.create", "index_key.create", "write_key.create", "write_key.revoke", "analytics.erase"])
         }
     }
 

@@ -25,6 +25,9 @@ struct AuditFixture: Sendable {
             ).run()
             let cipher = FieldCipher(service: service, database: database, masterKey: TestMasterKey.make())
             try await cipher.load()
+            // The chain tests start from an empty log: the records of the keys `load()` just created are
+            // CryptoKeyAuditTests' subject. With them gone the next append is sequence 1 on the genesis hash.
+            try await database.transaction { sql in try await sql.delete(from: AuditRecord.table).run() }
             let clock = TestClock()
             let log = AuditLog(service: service, cipher: cipher, checkpoints: checkpoints, now: { clock.now })
             return try await body(AuditFixture(database: database, cipher: cipher, log: log, clock: clock))

@@ -7,6 +7,47 @@ import Testing
 /// Key changes are state mutations: each appends exactly one audit record, in the transaction that makes it,
 /// and the chain stays intact across them.
 @Suite struct CryptoKeyAuditTests {
+    /// The records every service's log begins with: its first start stored the first data key and the
+    /// blind-index seed.
+    static let firstStart = ["data_key.create", "index_key.create"]
+
+    @Test(arguments: TestDatabase.engines)
+    func theFirstStartRecordsTheKeysItCreatesOnce(_ engine: DatabaseEngine) async throws {
+        try await CryptoFixture.with(engine) { fixture in
+            // Replicas starting together: only the one whose insert stored a key records it.
+            let ciphers = try await withThrowingTaskGroup(of: FieldCipher.self) { group in
+                for _ in 0..<3 { group.addTask { try await fixture.cipher() } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let cipher = ciphers[0]
+            try await cipher.load()
+            let records = try await fixture.auditRecords(cipher)
+            #expect(records.map(\.record.action) == Self.firstStart)
+            #expect(records.map(\.record.resourceType) == ["data_key", "index_key"])
+            #expect(records.map(\.record.resourceID) == ["1", "0"])
+            #expect(records.allSatisfy { $0.record.actorSub == "system:\(CryptoFixture.service)" })
+            #expect(
+                records.map(\.changes)
+                    == [1, 0].map { .object(["version": .integer($0), "state": .string("primary")]) })
+            #expect(try await fixture.verifyAudit(cipher).isIntact)
+        }
+    }
+
+    /// The keys and their records commit together: a first start whose record cannot be written stores no
+    /// key, and its cipher seals nothing.
+    @Test(arguments: TestDatabase.engines)
+    func aFirstStartThatCannotRecordStoresNoKey(_ engine: DatabaseEngine) async throws {
+        try await CryptoFixture.with(engine) { fixture in
+            try await fixture.refuseInserts(into: AuditRecord.table, engine)
+            let cipher = FieldCipher(service: CryptoFixture.service, database: fixture.database, masterKey: fixture.masterKey)
+            await #expect(throws: (any Error).self) { try await cipher.load() }
+            #expect(try await fixture.database.read { try await DataKeyStore.rows($0) }.isEmpty)
+            #expect(cipher.primaryVersion == nil)
+            #expect(throws: FieldCipherError.notLoaded(service: CryptoFixture.service)) {
+                try cipher.seal("x", table: "vault", column: "secret", rowID: "r")
+            }
+        }
+    }
     @Test(arguments: TestDatabase.engines)
     func dataKeyRotationAppendsOneRecord(_ engine: DatabaseEngine) async throws {
         try await CryptoFixture.with(engine) { fixture in
@@ -14,8 +55,8 @@ import Testing
             let version = try await fixture.administration().rotate()
             #expect(version == 2)
             let records = try await fixture.auditRecords(cipher)
-            try #require(records.count == 1)
-            let (record, changes) = records[0]
+            try #require(records.map(\.record.action) == Self.firstStart + ["data_key.rotate"])
+            let (record, changes) = records[2]
             #expect(record.action == "data_key.rotate")
             #expect(record.resourceType == "data_key")
             #expect(record.resourceID == "2")
@@ -35,7 +76,7 @@ import Testing
             try await fixture.refuseInserts(into: table, engine)
             await #expect(throws: (any Error).self) { try await fixture.administration().rotate() }
             #expect(try await fixture.keyStates() == [1: "primary"])
-            #expect(try await fixture.auditRecords(cipher).isEmpty)
+            #expect(try await fixture.auditRecords(cipher).map(\.record.action) == Self.firstStart)
         }
     }
 
@@ -48,8 +89,8 @@ import Testing
             // Only the new master key opens the data keys now, and with them the record.
             let reopened = try await fixture.cipher(newMaster)
             let records = try await fixture.auditRecords(reopened)
-            try #require(records.count == 1)
-            let (record, changes) = records[0]
+            try #require(records.map(\.record.action) == Self.firstStart + ["master_key.rotate"])
+            let (record, changes) = records[2]
             #expect(record.action == "master_key.rotate")
             #expect(record.resourceType == "master_key")
             #expect(record.resourceID == newMaster.fingerprint)
@@ -79,7 +120,7 @@ import Testing
             // Nothing more to retire: another pass records nothing.
             try await job.runToCompletion()
             let records = try await fixture.auditRecords(cipher)
-            #expect(records.map(\.record.action) == ["data_key.rotate", "data_key.retire"])
+            #expect(records.map(\.record.action) == Self.firstStart + ["data_key.rotate", "data_key.retire"])
             let (retire, changes) = try #require(records.last)
             #expect(retire.resourceType == "data_key")
             #expect(retire.resourceID == "1")

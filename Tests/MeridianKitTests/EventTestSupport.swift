@@ -27,7 +27,7 @@ struct OutboxFixture: Sendable {
         try await withDatabase(engine) { database in
             try await Migrator(
                 database: database,
-                migrations: CryptoMigrations.all + OutboxMigrations.all + [
+                migrations: CryptoMigrations.all + AuditMigrations.all + OutboxMigrations.all + [
                     Migration("things", statements: ["CREATE TABLE things (id TEXT PRIMARY KEY)"])
                 ],
                 logger: Logger(label: "t")

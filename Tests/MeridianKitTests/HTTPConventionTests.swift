@@ -45,7 +45,8 @@ struct EchoService {
             prepare: {
                 try await Migrator(
                     database: database,
-                    migrations: [IdempotencyMiddleware.migration, IdempotencyMiddleware.sealing] + CryptoMigrations.all,
+                    migrations: [IdempotencyMiddleware.migration, IdempotencyMiddleware.sealing] + CryptoMigrations.all
+                        + AuditMigrations.all,
                     logger: Logger(label: "t")
                 ).run()
                 try await cipher.load()

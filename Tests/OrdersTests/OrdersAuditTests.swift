@@ -24,7 +24,8 @@ import Testing
     }
 
     /// The mutations the stored data proves: each order's version counts its insert and every change of it;
-    /// each payment attempt was reserved once and finished once, and only a successful finish moved a version.
+    /// each payment attempt was reserved once and finished once, and only a successful finish moved a version;
+    /// each stored key was created once.
     func provenMutations(_ service: OrdersService) async throws -> Int {
         try await service.database.read { sql in
             let versions = try await sql.select().column("version").from("orders").all()
@@ -32,7 +33,8 @@ import Testing
             let attempts = try await sql.select().column("status").from("payment_attempts").all()
                 .map { try $0.decode(column: "status", as: String.self) }
             let unsuccessful = attempts.filter { $0 != "succeeded" && $0 != "processing" }.count
-            return Int(versions) + attempts.count + unsuccessful
+            let keys = try await sql.select().column("version").from("meridian_data_keys").all().count
+            return Int(versions) + attempts.count + unsuccessful + keys
         }
     }
 
@@ -40,7 +42,8 @@ import Testing
     func aWorkloadLeavesOneRecordPerMutation(_ engine: DatabaseEngine) async throws {
         try await withOrdersService(engine) { harness in
             let client = harness.client
-            var expected: [String] = []
+            // The first start stored the service's data key and blind-index seed.
+            var expected = ["data_key.create", "index_key.create"]
             let paid = try await client.placedOrderID(userID: harness.userID)
             let declined = try await client.placedOrderID(userID: harness.userID)
             let cancelled = try await client.placedOrderID(userID: otherUserID)

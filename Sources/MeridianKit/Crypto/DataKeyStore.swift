@@ -66,11 +66,13 @@ enum DataKeyStore {
         }
     }
 
-    /// Inserts a key row unless one with its purpose and version exists (another replica was first).
+    /// Inserts a key row unless one with its purpose and version exists (another replica was first); answers
+    /// whether this call stored it.
+    @discardableResult
     static func insert(
         _ key: SymmetricKey, service: String, purpose: Purpose, version: Int64, state: State, master: MasterKey,
         now: Int64, _ sql: any SQLDatabase
-    ) async throws {
+    ) async throws -> Bool {
         try await sql.insert(into: "meridian_data_keys")
             .columns("purpose", "version", "wrapped", "state", "created_at")
             .values(
@@ -79,24 +81,40 @@ enum DataKeyStore {
                 SQLBind(state.rawValue), SQLBind(now)
             )
             .ignoringConflicts()
-            .run()
+            .returning("version")
+            .first() != nil
     }
 
     /// The first start's keys: data key version 1 and the blind-index seed, derived from the master key with
     /// HKDF and then stored wrapped, so that a later master rotation keeps every blind index valid.
-    static func ensureInitialKeys(service: String, master: MasterKey, _ sql: any SQLDatabase) async throws {
+    /// Answers the keys this call stored (none when they existed, or another replica stored them first).
+    static func ensureInitialKeys(service: String, master: MasterKey, _ sql: any SQLDatabase) async throws
+        -> [CreatedKey]
+    {
         let now = Timestamp.micros(Date())
         let existing = try await rows(sql)
-        if !existing.contains(where: { $0.purpose == Purpose.data.rawValue }) {
+        var created: [CreatedKey] = []
+        if !existing.contains(where: { $0.purpose == Purpose.data.rawValue }),
             try await insert(
                 SymmetricKey(size: .bits256), service: service, purpose: .data, version: 1, state: .primary,
                 master: master, now: now, sql)
+        {
+            created.append(CreatedKey(purpose: .data, version: 1))
         }
-        if !existing.contains(where: { $0.purpose == Purpose.index.rawValue }) {
+        if !existing.contains(where: { $0.purpose == Purpose.index.rawValue }),
             try await insert(
                 master.derivedIndexSeed(service: service), service: service, purpose: .index, version: 0,
                 state: .primary, master: master, now: now, sql)
+        {
+            created.append(CreatedKey(purpose: .index, version: 0))
         }
+        return created
+    }
+
+    /// A key row `ensureInitialKeys` stored.
+    struct CreatedKey: Sendable, Equatable {
+        let purpose: Purpose
+        let version: Int64
     }
 
     /// Makes a fresh data key primary; the previous primary stays readable (`active`) until re-encryption has

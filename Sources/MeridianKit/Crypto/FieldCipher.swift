@@ -37,11 +37,28 @@ public final class FieldCipher: Sendable {
     /// Creates the first data key and the blind-index seed on first start, then unwraps every usable version.
     /// Throws `FieldCipherError.wrongMasterKey` when the configured master key is not the one they were
     /// wrapped with.
-    public func load() async throws {
-        let rows = try await database.transaction { sql in
-            try await DataKeyStore.ensureInitialKeys(service: self.service, master: self.masterKey, sql)
-            return try await DataKeyStore.rows(sql)
+    ///
+    /// Creating the keys is a state mutation like any other: each is audited in the transaction that stores
+    /// it (`data_key.create`, `index_key.create`), its record sealed with the key just created, so the keys are
+    /// in use before the commit; a failed commit puts the previous keys back. `checkpoints` is the service's
+    /// audit policy, so those first records are signed as its others are.
+    public func load(checkpoints: AuditCheckpointPolicy = .standard) async throws {
+        let previous = keys.withLock { $0 }
+        do {
+            try await database.transaction { sql in
+                let created = try await DataKeyStore.ensureInitialKeys(service: self.service, master: self.masterKey, sql)
+                let loaded = try unwrap(try await DataKeyStore.rows(sql))
+                keys.withLock { $0 = loaded }
+                let audit = AuditLog(service: service, cipher: self, checkpoints: checkpoints)
+                for key in created { try await audit.append(KeyAudit.keyCreated(key), on: sql) }
+            }
+        } catch {
+            keys.withLock { $0 = previous }
+            throw error
         }
+    }
+
+    private func unwrap(_ rows: [DataKeyStore.Row]) throws -> Keys {
         var dataKeys: [UInt32: SymmetricKey] = [:]
         var primary: UInt32?
         var indexKey: SymmetricKey?
@@ -61,8 +78,7 @@ public final class FieldCipher: Sendable {
             }
         }
         guard let primary, let indexKey else { throw FieldCipherError.notLoaded(service: service) }
-        let loaded = Keys(dataKeys: dataKeys, primary: primary, indexKey: indexKey)
-        keys.withLock { $0 = loaded }
+        return Keys(dataKeys: dataKeys, primary: primary, indexKey: indexKey)
     }
 
     /// The version new values are sealed with.

@@ -73,7 +73,7 @@ public struct KeyAdministration: Sendable {
     /// The service's audit log over a cipher loaded with the current keys (it seals each record's details).
     private func auditLog() async throws -> AuditLog {
         let cipher = FieldCipher(service: service, database: database, masterKey: masterKey)
-        try await cipher.load()
+        try await cipher.load(checkpoints: checkpoints)
         return AuditLog(service: service, cipher: cipher, checkpoints: checkpoints)
     }
 }

@@ -3,6 +3,16 @@
 /// service's `key.rotate` of signing keys; the resource names which key it was. No event holds key material:
 /// data keys are named by version, master keys by their non-secret fingerprint.
 enum KeyAudit {
+    /// The first start stored the service's first data key (version 1) or its blind-index seed (version 0).
+    static func keyCreated(_ key: DataKeyStore.CreatedKey) -> AuditEvent {
+        let resource = key.purpose == .data ? "data_key" : "index_key"
+        return AuditEvent(
+            action: resource + ".create", resourceType: resource, resourceID: String(key.version),
+            changes: .object([
+                "version": .integer(key.version), "state": .string(DataKeyStore.State.primary.rawValue),
+            ]))
+    }
+
     /// `meridian keys rotate`: `primary` is the new data key, `previous` the one it superseded (nil only if the
     /// service had none, which `FieldCipher.load` prevents).
     static func dataKeyRotated(previous: Int64?, primary: Int64) -> AuditEvent {

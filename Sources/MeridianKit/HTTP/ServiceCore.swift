@@ -88,7 +88,7 @@ public struct ServiceCore: Sendable {
             logger: logger, tls: settings.tls, metrics: metrics,
             prepare: {
                 try await migrate()
-                try await cipher.load()
+                try await cipher.load(checkpoints: settings.auditCheckpoints)
                 await prefetchSigningKeys()
             },
             onServerRunning: onServerRunning)
