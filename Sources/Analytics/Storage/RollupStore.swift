@@ -38,15 +38,15 @@ struct RollupStore: Sendable {
         while start < keys.count {
             let chunk = keys[start..<min(start + rowsPerStatement, keys.count)]
             start += rowsPerStatement
-            let query: SQLQueryString
-            switch engine {
-            case .postgres:
-                try await createEmptyRows(chunk, on: sql)
-                query = RollupStore.lockingSelect(chunk)
-            case .sqlite:
-                query = RollupStore.joinSelect(chunk)
+            if let writer = sql as? SQLiteWriter {
+                for row in try await writer.query(RollupStore.joinSelect(rows: chunk.count), RollupStore.keyValues(chunk)) {
+                    let (key, counts) = try RollupStore.decode(row)
+                    stored[key] = counts
+                }
+                continue
             }
-            for row in try await sql.raw(query).all() {
+            try await createEmptyRows(chunk, on: sql)
+            for row in try await sql.raw(RollupStore.lockingSelect(chunk)).all() {
                 let (key, counts) = try RollupStore.decode(row)
                 stored[key] = counts
             }
@@ -82,25 +82,34 @@ struct RollupStore: Sendable {
         return query
     }
 
-    /// SQLite: the rows by their primary key, as a join of the keys with the table. SQLite plans a row-value
+    /// SQLite (through `SQLiteWriter`, values by position as `keyValues` lists them): the rows by their primary
+    /// key, as a join of the keys with the table, columns in `columns` order. SQLite plans a row-value
     /// `IN (VALUES …)` as a scan of the whole primary-key index (one scan per statement, growing with the table);
-    /// the join is one primary-key lookup per key.
-    private static func joinSelect(_ chunk: ArraySlice<RollupKey>) -> SQLQueryString {
-        var query: SQLQueryString = """
-            SELECT r.granularity AS granularity, r.bucket AS bucket, r.event_name AS event_name, \
-            r.dimension AS dimension, r.dim_value AS dim_value, r.event_count AS event_count, \
-            r.error_count AS error_count, r.users AS users, r.latency AS latency \
-            FROM (VALUES 
-            """
-        for (index, key) in chunk.enumerated() {
-            query += index == 0 ? "" : ", "
-            query += "(\(bind: key.interval.rawValue), \(bind: key.name), \(bind: key.dimension), \(bind: key.bucket), \(bind: key.value))"
+    /// the join is one primary-key lookup per key. SQLite's single writer serialises batches already, so nothing
+    /// is locked.
+    static func joinSelect(rows: Int) -> String {
+        "SELECT " + columns.map { "r." + $0 }.joined(separator: ", ") + " FROM ("
+            + SQLiteStatements.values(rows: rows, columns: 5)
+            + ") AS k CROSS JOIN analytics_rollups AS r ON r.granularity = k.column1 AND r.event_name = k.column2"
+            + " AND r.dimension = k.column3 AND r.bucket = k.column4 AND r.dim_value = k.column5"
+    }
+
+    static func keyValues(_ keys: ArraySlice<RollupKey>) -> [SQLValue] {
+        var values: [SQLValue] = []
+        values.reserveCapacity(keys.count * 5)
+        for key in keys {
+            values += [.text(key.interval.rawValue), .text(key.name), .text(key.dimension), .integer(key.bucket), .text(key.value)]
         }
-        query += """
-            ) AS k CROSS JOIN analytics_rollups AS r ON r.granularity = k.column1 AND r.event_name = k.column2 \
-            AND r.dimension = k.column3 AND r.bucket = k.column4 AND r.dim_value = k.column5
-            """
-        return query
+        return values
+    }
+
+    /// SQLite: the upsert of `write`, through `SQLiteWriter`.
+    static func upsert(rows: Int) -> String {
+        "INSERT INTO analytics_rollups (\(columns.joined(separator: ", ")))"
+            + SQLiteStatements.values(rows: rows, columns: columns.count)
+            + " ON CONFLICT (granularity, event_name, dimension, bucket, dim_value) DO UPDATE SET"
+            + " event_count = excluded.event_count, error_count = excluded.error_count, users = excluded.users,"
+            + " latency = excluded.latency"
     }
 
     private func write(_ rows: [RollupKey: RollupCounts], on sql: any SQLDatabase) async throws {
@@ -110,6 +119,19 @@ struct RollupStore: Sendable {
         while start < entries.count {
             let chunk = entries[start..<min(start + rowsPerStatement, entries.count)]
             start += rowsPerStatement
+            if let writer = sql as? SQLiteWriter {
+                var values: [SQLValue] = []
+                values.reserveCapacity(chunk.count * RollupStore.columns.count)
+                for (key, counts) in chunk {
+                    values += [
+                        .text(key.interval.rawValue), .text(key.name), .text(key.dimension), .integer(key.bucket),
+                        .text(key.value), .integer(counts.count), .integer(counts.errors), .blob(counts.users.serialized),
+                        counts.latency.map { .blob($0.serialized) } ?? .null,
+                    ]
+                }
+                _ = try await writer.query(RollupStore.upsert(rows: chunk.count), values)
+                continue
+            }
             let upsert = sql.insert(into: "analytics_rollups").columns(RollupStore.columns)
             for (key, counts) in chunk {
                 upsert.values(RollupStore.keyBinds(key) + [
@@ -124,6 +146,7 @@ struct RollupStore: Sendable {
         }
     }
 
+    /// Key columns first, in `keyBinds` and `keyValues` order.
     static let columns = [
         "granularity", "event_name", "dimension", "bucket", "dim_value", "event_count", "error_count", "users",
         "latency",
@@ -136,21 +159,35 @@ struct RollupStore: Sendable {
     struct CorruptRow: Error {}
 
     static func decode(_ row: any SQLRow) throws -> (RollupKey, RollupCounts) {
-        guard let interval = RollupInterval(rawValue: try row.decode(column: "granularity", as: String.self)) else {
-            throw CorruptRow()
-        }
-        let key = RollupKey(
-            interval: interval, bucket: try row.decode(column: "bucket", as: Int64.self),
+        try make(
+            granularity: try row.decode(column: "granularity", as: String.self),
             name: try row.decode(column: "event_name", as: String.self),
             dimension: try row.decode(column: "dimension", as: String.self),
-            value: try row.decode(column: "dim_value", as: String.self))
-        var counts = RollupCounts()
-        counts.count = try row.decode(column: "event_count", as: Int64.self)
-        counts.errors = try row.decode(column: "error_count", as: Int64.self)
-        counts.users = try HyperLogLog(serialized: try row.decode(column: "users", as: Data.self))
-        if let latency = try row.decode(column: "latency", as: Data?.self) {
-            counts.latency = try LatencyHistogram(serialized: latency)
-        }
+            bucket: try row.decode(column: "bucket", as: Int64.self),
+            value: try row.decode(column: "dim_value", as: String.self),
+            count: try row.decode(column: "event_count", as: Int64.self),
+            errors: try row.decode(column: "error_count", as: Int64.self),
+            users: try row.decode(column: "users", as: Data.self),
+            latency: try row.decode(column: "latency", as: Data?.self))
+    }
+
+    /// A row of `joinSelect`: its values in `columns` order.
+    static func decode(_ row: [SQLValue]) throws -> (RollupKey, RollupCounts) {
+        guard row.count == columns.count else { throw CorruptRow() }
+        return try make(
+            granularity: try row[0].text(), name: try row[1].text(), dimension: try row[2].text(),
+            bucket: try row[3].integer(), value: try row[4].text(), count: try row[5].integer(),
+            errors: try row[6].integer(), users: try row[7].blob(), latency: try row[8].optionalBlob())
+    }
+
+    private static func make(
+        granularity: String, name: String, dimension: String, bucket: Int64, value: String, count: Int64,
+        errors: Int64, users: Data, latency: Data?
+    ) throws -> (RollupKey, RollupCounts) {
+        guard let interval = RollupInterval(rawValue: granularity) else { throw CorruptRow() }
+        let key = RollupKey(interval: interval, bucket: bucket, name: name, dimension: dimension, value: value)
+        var counts = RollupCounts(count: count, errors: errors, users: try HyperLogLog(serialized: users))
+        if let latency { counts.latency = try LatencyHistogram(serialized: latency) }
         return (key, counts)
     }
 }

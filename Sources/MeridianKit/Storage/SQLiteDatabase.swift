@@ -150,7 +150,7 @@ public final class SQLiteDatabase: PooledDatabase {
         return try await writeLock.withLock {
             writerLeases.begin(waitedSince: requested)
             defer { writerLeases.end() }
-            let sql = connections.writer.sql(queryLogLevel: nil)
+            let sql = SQLiteWriter(base: connections.writer.sql(queryLogLevel: nil), connection: connections.writer)
             try await sql.raw("BEGIN IMMEDIATE").run()
             do {
                 let result = try await body(sql)
