@@ -24,15 +24,7 @@ struct EventStore: Sendable {
         while start < events.count {
             let chunk = events[start..<min(start + rowsPerStatement, events.count)]
             let builder = sql.insert(into: "analytics_events").columns(EventStore.columns)
-            for stored in chunk {
-                let event = stored.event
-                builder.values([
-                    SQLBind(event.id), SQLBind(event.name), SQLBind(event.distinctID), EventStore.bind(event.userID),
-                    EventStore.bind(event.anonymousID), SQLBind(event.occurredAt), SQLBind(stored.receivedAt),
-                    SQLBind(event.source.rawValue),
-                    stored.sealedProperties.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null,
-                ])
-            }
+            for stored in chunk { builder.values(EventStore.values(stored).map(\.expression)) }
             let rows = try await builder.ignoringConflicts(with: "event_id").returning("event_id").all()
             for row in rows { inserted.insert(try row.decode(column: "event_id", as: String.self)) }
             start += rowsPerStatement
@@ -49,14 +41,7 @@ struct EventStore: Sendable {
             start += rowsPerStatement
             var binds: [SQLValue] = []
             binds.reserveCapacity(chunk.count * EventStore.columns.count)
-            for stored in chunk {
-                let event = stored.event
-                binds += [
-                    .text(event.id), .text(event.name), .text(event.distinctID), SQLValue(event.userID),
-                    SQLValue(event.anonymousID), .integer(event.occurredAt), .integer(stored.receivedAt),
-                    .text(event.source.rawValue), stored.sealedProperties.map(SQLValue.blob) ?? .null,
-                ]
-            }
+            for stored in chunk { binds += EventStore.values(stored) }
             let statement =
                 "INSERT INTO analytics_events (\(EventStore.columns.joined(separator: ", ")))"
                 + SQLiteStatements.values(rows: chunk.count, columns: EventStore.columns.count)
@@ -66,7 +51,13 @@ struct EventStore: Sendable {
         return inserted
     }
 
-    static func bind(_ value: String?) -> any SQLExpression {
-        value.map { SQLBind($0) as any SQLExpression } ?? SQLLiteral.null
+    /// A row's values, in `columns` order.
+    static func values(_ stored: EventRow) -> [SQLValue] {
+        let event = stored.event
+        return [
+            .text(event.id), .text(event.name), .text(event.distinctID), SQLValue(event.userID),
+            SQLValue(event.anonymousID), .integer(event.occurredAt), .integer(stored.receivedAt),
+            .text(event.source.rawValue), stored.sealedProperties.map(SQLValue.blob) ?? .null,
+        ]
     }
 }

@@ -39,7 +39,8 @@ struct RollupStore: Sendable {
             let chunk = keys[start..<min(start + rowsPerStatement, keys.count)]
             start += rowsPerStatement
             if let writer = sql as? SQLiteWriter {
-                for row in try await writer.query(RollupStore.joinSelect(rows: chunk.count), RollupStore.keyValues(chunk)) {
+                let keyValues = chunk.flatMap(RollupStore.keyValues)
+                for row in try await writer.query(RollupStore.joinSelect(rows: chunk.count), keyValues) {
                     let (key, counts) = try RollupStore.decode(row)
                     stored[key] = counts
                 }
@@ -58,11 +59,9 @@ struct RollupStore: Sendable {
         let empty = HyperLogLog().serialized
         let placeholders = sql.insert(into: "analytics_rollups").columns(RollupStore.columns)
         for key in chunk {
-            placeholders.values(RollupStore.keyBinds(key) + [SQLBind(Int64(0)), SQLBind(Int64(0)), SQLBind(empty), SQLLiteral.null])
+            placeholders.values((RollupStore.keyValues(key) + [.integer(0), .integer(0), .blob(empty), .null]).map(\.expression))
         }
-        try await placeholders.ignoringConflicts(
-            with: ["granularity", "event_name", "dimension", "bucket", "dim_value"]
-        ).run()
+        try await placeholders.ignoringConflicts(with: RollupStore.keyColumns).run()
     }
 
     /// PostgreSQL: the rows by their primary key, locked until the transaction ends, in the key's order.
@@ -89,27 +88,17 @@ struct RollupStore: Sendable {
     /// is locked.
     static func joinSelect(rows: Int) -> String {
         "SELECT " + columns.map { "r." + $0 }.joined(separator: ", ") + " FROM ("
-            + SQLiteStatements.values(rows: rows, columns: 5)
-            + ") AS k CROSS JOIN analytics_rollups AS r ON r.granularity = k.column1 AND r.event_name = k.column2"
-            + " AND r.dimension = k.column3 AND r.bucket = k.column4 AND r.dim_value = k.column5"
-    }
-
-    static func keyValues(_ keys: ArraySlice<RollupKey>) -> [SQLValue] {
-        var values: [SQLValue] = []
-        values.reserveCapacity(keys.count * 5)
-        for key in keys {
-            values += [.text(key.interval.rawValue), .text(key.name), .text(key.dimension), .integer(key.bucket), .text(key.value)]
-        }
-        return values
+            + SQLiteStatements.values(rows: rows, columns: keyColumns.count)
+            + ") AS k CROSS JOIN analytics_rollups AS r ON "
+            + keyColumns.enumerated().map { "r.\($1) = k.column\($0 + 1)" }.joined(separator: " AND ")
     }
 
     /// SQLite: the upsert of `write`, through `SQLiteWriter`.
     static func upsert(rows: Int) -> String {
         "INSERT INTO analytics_rollups (\(columns.joined(separator: ", ")))"
             + SQLiteStatements.values(rows: rows, columns: columns.count)
-            + " ON CONFLICT (granularity, event_name, dimension, bucket, dim_value) DO UPDATE SET"
-            + " event_count = excluded.event_count, error_count = excluded.error_count, users = excluded.users,"
-            + " latency = excluded.latency"
+            + " ON CONFLICT (\(keyColumns.joined(separator: ", "))) DO UPDATE SET "
+            + countColumns.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
     }
 
     private func write(_ rows: [RollupKey: RollupCounts], on sql: any SQLDatabase) async throws {
@@ -122,38 +111,34 @@ struct RollupStore: Sendable {
             if let writer = sql as? SQLiteWriter {
                 var values: [SQLValue] = []
                 values.reserveCapacity(chunk.count * RollupStore.columns.count)
-                for (key, counts) in chunk {
-                    values += [
-                        .text(key.interval.rawValue), .text(key.name), .text(key.dimension), .integer(key.bucket),
-                        .text(key.value), .integer(counts.count), .integer(counts.errors), .blob(counts.users.serialized),
-                        counts.latency.map { .blob($0.serialized) } ?? .null,
-                    ]
-                }
+                for (key, counts) in chunk { values += RollupStore.values(key, counts) }
                 _ = try await writer.query(RollupStore.upsert(rows: chunk.count), values)
                 continue
             }
             let upsert = sql.insert(into: "analytics_rollups").columns(RollupStore.columns)
-            for (key, counts) in chunk {
-                upsert.values(RollupStore.keyBinds(key) + [
-                    SQLBind(counts.count), SQLBind(counts.errors), SQLBind(counts.users.serialized),
-                    counts.latency.map { SQLBind($0.serialized) as any SQLExpression } ?? SQLLiteral.null,
-                ])
-            }
-            try await upsert.onConflict(with: ["granularity", "event_name", "dimension", "bucket", "dim_value"]) {
-                $0.set(excludedValueOf: "event_count").set(excludedValueOf: "error_count")
-                    .set(excludedValueOf: "users").set(excludedValueOf: "latency")
+            for (key, counts) in chunk { upsert.values(RollupStore.values(key, counts).map(\.expression)) }
+            try await upsert.onConflict(with: RollupStore.keyColumns) { update in
+                RollupStore.countColumns.reduce(update) { $0.set(excludedValueOf: $1) }
             }.run()
         }
     }
 
-    /// Key columns first, in `keyBinds` and `keyValues` order.
-    static let columns = [
-        "granularity", "event_name", "dimension", "bucket", "dim_value", "event_count", "error_count", "users",
-        "latency",
-    ]
+    /// The primary key, in `keyValues` order.
+    static let keyColumns = ["granularity", "event_name", "dimension", "bucket", "dim_value"]
+    /// What an upsert replaces.
+    static let countColumns = ["event_count", "error_count", "users", "latency"]
+    static let columns = keyColumns + countColumns
 
-    static func keyBinds(_ key: RollupKey) -> [any SQLExpression] {
-        [SQLBind(key.interval.rawValue), SQLBind(key.name), SQLBind(key.dimension), SQLBind(key.bucket), SQLBind(key.value)]
+    static func keyValues(_ key: RollupKey) -> [SQLValue] {
+        [.text(key.interval.rawValue), .text(key.name), .text(key.dimension), .integer(key.bucket), .text(key.value)]
+    }
+
+    /// A row's values, in `columns` order.
+    static func values(_ key: RollupKey, _ counts: RollupCounts) -> [SQLValue] {
+        keyValues(key) + [
+            .integer(counts.count), .integer(counts.errors), .blob(counts.users.serialized),
+            counts.latency.map { .blob($0.serialized) } ?? .null,
+        ]
     }
 
     struct CorruptRow: Error {}
